@@ -1,0 +1,56 @@
+// A responder thread's database access: one lazily opened read-only connection that reconnects itself.
+import Logging
+import Store
+
+/// Owns one thread's libpq connection (the API's read-only role).
+///
+/// The connection opens on first use. When a statement fails because the connection is gone
+/// (database restarted), the session reconnects once and retries; when the database cannot be
+/// reached it answers `APIError.databaseUnavailable` at once rather than waiting.
+public final class ReadSession {
+    private let conninfo: String
+    private let logger: Logger
+    private var connection: Connection?
+    /// Per-filter `(data version, total)` cache for `/data`; valid only while the version matches.
+    var totals: [String: (version: Int64, total: Int64)] = [:]
+
+    /// Creates a session for `conninfo` (no connection is made yet).
+    public init(conninfo: String, logger: Logger) {
+        self.conninfo = conninfo
+        self.logger = logger
+    }
+
+    /// Runs `body` with a live connection; connection loss is retried once on a new connection.
+    func run<T>(_ body: (Connection) throws -> T) throws(APIError) -> T {
+        for attempt in 0..<2 {
+            do {
+                let live = try current()
+                return try body(live)
+            } catch let error as DatabaseError where error.isConnectionLoss {
+                connection = nil
+                if attempt == 1 {
+                    logger.warning("database unavailable", metadata: ["error": "\(error.debugDescription)"])
+                    throw .databaseUnavailable
+                }
+            } catch let error as APIError {
+                throw error
+            } catch let error as DatabaseError {
+                logger.error("database statement failed", metadata: ["error": "\(error.debugDescription)"])
+                throw error.kind == .parameter ? APIError.badParameter("query", "contains characters the database cannot store") : .internalError
+            } catch {
+                logger.error("unexpected error", metadata: ["error": "\(error)"])
+                throw .internalError
+            }
+        }
+        throw .databaseUnavailable
+    }
+
+    private func current() throws(DatabaseError) -> Connection {
+        if let connection, connection.isHealthy { return connection }
+        connection = nil
+        totals.removeAll()
+        let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api", statementTimeoutMS: 5000)
+        connection = fresh
+        return fresh
+    }
+}

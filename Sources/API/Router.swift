@@ -1,0 +1,79 @@
+// Routes a request to its handler and renders every outcome, success or error, as JSON.
+import Foundation
+import Logging
+import Telemetry
+
+/// The application: a pure function from request to response, given a thread's database session.
+public struct Router: Sendable {
+    /// Settings the handlers need.
+    public struct Settings: Sendable {
+        /// A source whose last success is older than this makes `/health` degraded.
+        public var staleAfterSeconds: Int
+        /// Creates settings.
+        public init(staleAfterSeconds: Int = 3600) { self.staleAfterSeconds = staleAfterSeconds }
+    }
+
+    private let settings: Settings
+    private let logger: Logger
+
+    /// Creates the router.
+    public init(settings: Settings = Settings(), logger: Logger = Logger(label: "kasparro-api")) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Answers one request. Never throws: every failure becomes a JSON error response.
+    public func handle(_ request: Request, session: ReadSession) -> Response {
+        let started = DispatchTime.now().uptimeNanoseconds
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000 }
+        var response: Response
+        do {
+            guard request.method == "GET" || request.method == "HEAD" else {
+                if Router.paths.contains(request.path) { throw APIError.methodNotAllowed(request.method) }
+                throw APIError.notFound(request.path)
+            }
+            let body: String
+            switch request.path {
+            case "/health":
+                let health = Health(settings: settings)
+                let result = health.report(session: session)
+                response = Response(status: result.healthy ? 200 : 503,
+                                    body: result.body(requestID: request.requestID, latencyMS: elapsed()))
+                return finish(response, request)
+            case "/data":
+                let query = try DataQuery(query: request.query)
+                body = try DataPage.render(query, session: session, requestID: request.requestID, elapsed: elapsed)
+            case "/stats":
+                _ = try QueryParameters(request.query, allowed: [])
+                body = try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed)
+            case "/runs":
+                body = try Runs.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed)
+            default:
+                throw APIError.notFound(request.path)
+            }
+            response = Response(status: 200, body: body)
+        } catch let error as APIError {
+            response = error.response(requestID: request.requestID, latencyMS: elapsed())
+        } catch {
+            logger.error("unhandled error", metadata: ["request_id": "\(request.requestID)", "error": "\(error)"])
+            response = APIError.internalError.response(requestID: request.requestID, latencyMS: elapsed())
+        }
+        return finish(response, request)
+    }
+
+    private func finish(_ response: Response, _ request: Request) -> Response {
+        var response = response
+        response.headers.append(("Cache-Control", "no-store"))
+        response.headers.append(("X-Request-ID", request.requestID))
+        if request.method == "HEAD" { response.body = "" }
+        return response
+    }
+
+    /// The paths this responder serves (others are 404).
+    static let paths: Set<String> = ["/health", "/data", "/stats", "/runs"]
+}
+
+/// The head of a JSON success body: `{"request_id":…,"api_latency_ms":…,` — the caller appends fields.
+func envelope(requestID: String, latencyMS: Double) -> String {
+    "{\"request_id\":\(jsonString(requestID)),\"api_latency_ms\":\(formatLatency(latencyMS))"
+}

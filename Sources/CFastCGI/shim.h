@@ -1,0 +1,2 @@
+// Bridge to libfcgi (Debian: libfcgi-dev). Only the re-entrant FCGX_* API is used.
+#include <fcgiapp.h>

@@ -1,0 +1,114 @@
+// kasparro-etl: migrate the schema, run the sources, show their status.
+import ArgumentParser
+import Foundation
+import Ingestion
+import Logging
+import MarketData
+import Store
+import Telemetry
+
+extension Source: ExpressibleByArgument {}
+
+struct KasparroETL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kasparro-etl",
+        abstract: "Collects crypto market data into PostgreSQL.",
+        discussion: """
+        Settings come from the environment (DATABASE_URL, CSV_SOURCE_DIR, ...; see .env.example).
+        Exit status of `run`: 0 every source succeeded, 2 some source failed (the others' data is
+        committed), 1 database or configuration unusable, 75 another ETL invocation is running.
+        """,
+        subcommands: [Migrate.self, Run.self, Status.self])
+}
+
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations, each in one transaction.")
+
+    func run() throws {
+        let logger = bootstrapLogging()
+        let config = try loadConfig()
+        let connection = try openDatabase(config, logger: logger)
+        let migrator = Migrator(connection: connection)
+        let applied = try migrator.migrate()
+        let version = try migrator.currentVersion()
+        logger.info("migrations applied", metadata: ["applied": "\(applied)", "version": "\(version)"])
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Fetch, validate and store new records from the sources.")
+
+    @Option(name: .customLong("source"), help: "A source to run (\(Source.allNames)); repeat for several. Default: all.")
+    var sources: [Source] = []
+
+    @Option(help: "Abort each source's run after N records (failure injection; also ETL_FAIL_AFTER_N_RECORDS).")
+    var failAfter: Int?
+
+    func validate() throws {
+        if let failAfter, failAfter < 0 { throw ValidationError("--fail-after must be ≥ 0") }
+    }
+
+    func run() throws {
+        let logger = bootstrapLogging()
+        var config = try loadConfig()
+        if let failAfter { config.failAfter = failAfter }
+        let pipeline: Pipeline
+        do {
+            pipeline = try Pipeline(config: config, logger: logger)
+            guard try pipeline.lock() else {
+                logger.warning("another ETL invocation is running; nothing done")
+                throw ExitCode(Pipeline.exitBusy)
+            }
+        } catch let error as DatabaseError {
+            logger.error("database unavailable", metadata: ["error": "\(error.debugDescription)"])
+            throw ExitCode(Pipeline.exitFatal)
+        }
+        let chosen = sources.isEmpty ? [Source.csv] : sources
+        let outcomes = pipeline.run(sources: chosen)
+        for outcome in outcomes {
+            let counts = outcome.counts
+            print("\(outcome.source.rawValue): \(outcome.status.rawValue) run \(outcome.runID) — fetched \(counts.fetched), "
+                  + "inserted \(counts.inserted), updated \(counts.updated), unchanged \(counts.unchanged), "
+                  + "quarantined \(counts.quarantined) in \(String(format: "%.2f", outcome.seconds)) s"
+                  + (outcome.error.map { " — error: \($0)" } ?? "")
+                  + (outcome.status == .succeeded && counts.inserted + counts.updated == 0 ? " — nothing new" : ""))
+        }
+        if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(Pipeline.exitPartial) }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show each source's last run, checkpoint and quarantine count.")
+
+    func run() throws {
+        let logger = bootstrapLogging()
+        let config = try loadConfig()
+        let connection = try openDatabase(config, logger: logger)
+        print(try StatusReport(connection: connection).render())
+    }
+}
+
+private func bootstrapLogging() -> Logger {
+    JSONLogHandler.bootstrap()
+    return Logger(label: "kasparro-etl")
+}
+
+private func loadConfig() throws -> ETLConfig {
+    do {
+        return try ETLConfig()
+    } catch {
+        FileHandle.standardError.write(Data("kasparro-etl: \(error)\n".utf8))
+        throw ExitCode(Pipeline.exitFatal)
+    }
+}
+
+private func openDatabase(_ config: ETLConfig, logger: Logger) throws -> Connection {
+    do {
+        return try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl")
+    } catch {
+        logger.error("database unavailable", metadata: ["error": "\(error.debugDescription)"])
+        throw ExitCode(Pipeline.exitFatal)
+    }
+}
+
+KasparroETL.main()

@@ -1,0 +1,78 @@
+// kasparro-api: the FastCGI responder. Parses arguments, finds its socket, runs the thread pool.
+import API
+import ArgumentParser
+import FastCGI
+import Foundation
+import Logging
+import Telemetry
+
+struct KasparroAPI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kasparro-api",
+        abstract: "Serves the market-data API over FastCGI (behind nginx).",
+        discussion: """
+        The listening socket is the one systemd hands over (LISTEN_FDS, fd 3), else fd 0 when it
+        is a listening socket, else --socket PATH. DATABASE_URL names the read-only role
+        (no password in it: use PGPASSFILE). LOG_LEVEL sets the log level.
+        """)
+
+    @Option(help: "Unix socket path to bind when none is handed over.")
+    var socket: String?
+
+    @Option(help: "Permission bits for a socket bound with --socket (octal).")
+    var socketMode: String = "660"
+
+    @Option(help: "Worker threads, each with its own FastCGI request and database connection.")
+    var threads: Int = 8
+
+    @Option(help: "Seconds since a source's last success after which /health says degraded.")
+    var staleAfter: Int = Int(ProcessInfo.processInfo.environment["HEALTH_STALE_SECONDS"] ?? "") ?? 3600
+
+    func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256") }
+        guard mode_t(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, like 660") }
+    }
+
+    func run() throws {
+        JSONLogHandler.bootstrap()
+        let logger = Logger(label: "kasparro-api")
+        guard let conninfo = ProcessInfo.processInfo.environment["DATABASE_URL"], !conninfo.isEmpty else {
+            logger.critical("DATABASE_URL is not set (a libpq conninfo or URI for the read-only API role)")
+            throw ExitCode.failure
+        }
+        let fd: Int32
+        if let inherited = ListenSocket.inherited() {
+            fd = inherited
+            logger.info("using inherited listening socket", metadata: ["fd": "\(fd)"])
+        } else if let socket {
+            fd = try ListenSocket.bind(path: socket, mode: mode_t(socketMode, radix: 8)!)
+            logger.info("listening", metadata: ["socket": "\(socket)"])
+        } else {
+            logger.critical("no listening socket: pass --socket PATH or start under systemd socket activation")
+            throw ExitCode.failure
+        }
+        let router = Router(settings: .init(staleAfterSeconds: staleAfter), logger: logger)
+        let server = Server(listenFD: fd, threads: threads, logger: logger) {
+            Worker(router: router, session: ReadSession(conninfo: conninfo, logger: logger))
+        }
+        server.run()
+        if let socket, ListenSocket.inherited() == nil { unlink(socket) }
+    }
+}
+
+/// One thread's handler: the shared router plus this thread's own database session.
+final class Worker: RequestHandling {
+    let router: Router
+    let session: ReadSession
+
+    init(router: Router, session: ReadSession) {
+        self.router = router
+        self.session = session
+    }
+
+    func handle(_ request: Request) -> Response {
+        router.handle(request, session: session)
+    }
+}
+
+KasparroAPI.main()

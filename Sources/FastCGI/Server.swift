@@ -1,0 +1,179 @@
+// The responder's threads: each owns an FCGX_Request and its handler state; SIGTERM drains and exits.
+import API
+import CFastCGI
+import Glibc
+import Logging
+import Synchronization
+
+/// Handles requests on one worker thread; created on that thread, used only there.
+public protocol RequestHandling: AnyObject {
+    /// Answers one request.
+    func handle(_ request: Request) -> Response
+}
+
+/// A fixed pool of threads accepting FastCGI requests on one listening socket.
+///
+/// Each thread waits in `poll` on the (non-blocking) listening socket and a wake-up pipe, so a
+/// shutdown wakes idle threads at once (libfcgi's blocking `accept` would not wake). On SIGTERM or
+/// SIGINT the pool stops accepting, lets requests in flight finish, and returns within `drainSeconds`.
+public final class Server: Sendable {
+    private let listenFD: Int32
+    private let threadCount: Int
+    private let drainSeconds: Double
+    private let makeHandler: @Sendable () -> any RequestHandling
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let inFlight = Atomic<Int>(0)
+    private let running = Atomic<Int>(0)
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
+    /// Creates the pool. `makeHandler` runs once on each worker thread.
+    public init(listenFD: Int32, threads: Int, drainSeconds: Double = 4.5, logger: Logger,
+                makeHandler: @escaping @Sendable () -> any RequestHandling) {
+        self.listenFD = listenFD
+        self.threadCount = threads
+        self.drainSeconds = drainSeconds
+        self.makeHandler = makeHandler
+        self.logger = logger
+        var fds: [Int32] = [0, 0]
+        _ = pipe(&fds)
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    /// Runs until SIGTERM/SIGINT, then drains. Call from the main thread before any other thread exists.
+    public func run() {
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        sigaddset(&mask, SIGTERM)
+        sigaddset(&mask, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &mask, nil)
+        signal(SIGPIPE, SIG_IGN)
+        FCGX_Init()
+        let flags = fcntl(listenFD, F_GETFL)
+        _ = fcntl(listenFD, F_SETFL, flags | O_NONBLOCK)
+
+        for index in 0..<threadCount {
+            running.add(1, ordering: .relaxed)
+            let box = Unmanaged.passRetained(WorkerStart(server: self, index: index))
+            var thread = pthread_t()
+            let result = pthread_create(&thread, nil, { raw in
+                let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
+                start.server.work(index: start.index)
+                return nil
+            }, box.toOpaque())
+            if result != 0 {
+                box.release()
+                running.subtract(1, ordering: .relaxed)
+                logger.critical("cannot start worker thread", metadata: ["errno": "\(result)"])
+            } else {
+                pthread_detach(thread)
+            }
+        }
+        logger.info("responder ready", metadata: ["threads": "\(threadCount)", "pid": "\(getpid())"])
+
+        var received: Int32 = 0
+        sigwait(&mask, &received)
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        var byte: UInt8 = 1
+        _ = Glibc.write(wakeWrite, &byte, 1)
+        logger.info("stopping: no new connections, draining requests in flight",
+                    metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")", "in_flight": "\(inFlight.load(ordering: .relaxed))"])
+        var waited = 0.0
+        // Idle threads leave at once; threads holding an idle kept-alive connection never will,
+        // so the pool is done when no request is in flight.
+        while waited < drainSeconds && (inFlight.load(ordering: .sequentiallyConsistent) > 0
+                                         || (running.load(ordering: .relaxed) > 0 && waited < 0.2)) {
+            usleep(10_000)
+            waited += 0.01
+        }
+        logger.info("stopped", metadata: ["in_flight": "\(inFlight.load(ordering: .relaxed))",
+                                          "drain_ms": "\(Int(waited * 1000))"])
+    }
+
+    private final class WorkerStart {
+        let server: Server
+        let index: Int
+        init(server: Server, index: Int) {
+            self.server = server
+            self.index = index
+        }
+    }
+
+    private func work(index: Int) {
+        defer { running.subtract(1, ordering: .relaxed) }
+        let handler = makeHandler()
+        let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
+        defer { request.deallocate() }
+        guard FCGX_InitRequest(request, listenFD, 0) == 0 else {
+            logger.critical("FCGX_InitRequest failed", metadata: ["thread": "\(index)"])
+            return
+        }
+        var polls = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                     pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        while !stopping.load(ordering: .relaxed) {
+            if request.pointee.ipcFd < 0 {
+                polls[0].revents = 0
+                polls[1].revents = 0
+                let ready = poll(&polls, 2, -1)
+                if ready < 0 && errno == EINTR { continue }
+                if polls[1].revents != 0 { break }
+                if polls[0].revents == 0 { continue }
+            }
+            // Non-blocking accept: another thread may have taken the connection (EAGAIN → poll again).
+            guard FCGX_Accept_r(request) >= 0 else { continue }
+            inFlight.add(1, ordering: .sequentiallyConsistent)
+            let response = handler.handle(readRequest(request))
+            write(response, to: request)
+            if stopping.load(ordering: .sequentiallyConsistent) { request.pointee.keepConnection = 0 }
+            FCGX_Finish_r(request)
+            inFlight.subtract(1, ordering: .sequentiallyConsistent)
+        }
+        FCGX_Finish_r(request)
+    }
+
+    private func readRequest(_ request: UnsafeMutablePointer<FCGX_Request>) -> Request {
+        func param(_ name: String) -> String? {
+            FCGX_GetParam(name, request.pointee.envp).map { String(cString: $0) }
+        }
+        let uri = param("DOCUMENT_URI") ?? param("SCRIPT_NAME") ?? "/"
+        let requestID = param("REQUEST_ID").flatMap { $0.isEmpty ? nil : $0 } ?? Server.makeRequestID()
+        return Request(method: param("REQUEST_METHOD") ?? "GET", path: uri, query: param("QUERY_STRING") ?? "",
+                       requestID: requestID, client: param("KASPARRO_CLIENT").flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    private func write(_ response: Response, to request: UnsafeMutablePointer<FCGX_Request>) {
+        var head = "Status: \(response.status) \(Server.reason(response.status))\r\n"
+        head += "Content-Type: \(response.contentType)\r\n"
+        head += "Content-Length: \(response.body.utf8.count)\r\n"
+        for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        var out = head + response.body
+        out.withUTF8 { bytes in
+            _ = bytes.withMemoryRebound(to: CChar.self) { chars in
+                FCGX_PutStr(chars.baseAddress, Int32(chars.count), request.pointee.out)
+            }
+        }
+    }
+
+    private static func makeRequestID() -> String {
+        (0..<16).map { _ in String(UInt8.random(in: 0...255), radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 503: return "Service Unavailable"
+        default: return "Status"
+        }
+    }
+}

@@ -1,0 +1,132 @@
+// A blocking HTTP GET over libcurl: timeouts, gzip, TLS verification, no signals. One handle per client.
+import CCurl
+import Foundation
+
+/// A response as received.
+public struct HTTPResponse: Sendable {
+    /// HTTP status code.
+    public let status: Int
+    /// Header fields with lower-cased names (the last value wins).
+    public let headers: [String: String]
+    /// The decoded body (gzip already undone).
+    public let body: [UInt8]
+    /// Total transfer time in seconds.
+    public let seconds: Double
+}
+
+/// A transfer that did not produce an HTTP response.
+public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
+    private enum Code: Sendable { case timeout, connect, transfer, setup }
+    private let code: Code
+    /// libcurl's message for the failure.
+    public let detail: String
+
+    /// The request took longer than its time limit.
+    public static func timeout(_ detail: String) -> HTTPClientError { HTTPClientError(code: .timeout, detail: detail) }
+    /// The host could not be resolved or connected.
+    public static func connect(_ detail: String) -> HTTPClientError { HTTPClientError(code: .connect, detail: detail) }
+    /// The transfer broke off (reset, truncated, TLS failure).
+    public static func transfer(_ detail: String) -> HTTPClientError { HTTPClientError(code: .transfer, detail: detail) }
+    /// libcurl could not be set up.
+    public static func setup(_ detail: String) -> HTTPClientError { HTTPClientError(code: .setup, detail: detail) }
+
+    /// Whether retrying might help (timeouts, connection failures, broken transfers).
+    public var isTransient: Bool { code != .setup }
+    /// Whether this was a timeout.
+    public var isTimeout: Bool { code == .timeout }
+
+    /// Names the kind of failure and libcurl's reason.
+    public var description: String {
+        switch code {
+        case .timeout: return "timed out: \(detail)"
+        case .connect: return "cannot connect: \(detail)"
+        case .transfer: return "transfer failed: \(detail)"
+        case .setup: return "HTTP client setup failed: \(detail)"
+        }
+    }
+}
+
+/// Performs GET requests with one reusable libcurl easy handle (keeps connections alive).
+/// Not thread-safe: one client per thread.
+public final class HTTPClient {
+    /// Seconds allowed to establish a connection.
+    public var connectTimeout: Int = 5
+    /// Seconds allowed for a whole transfer.
+    public var totalTimeout: Int = 30
+    /// Sent as User-Agent.
+    public var userAgent = "kasparro-etl/1.0 (+https://github.com/kasparro)"
+
+    private let handle: UnsafeMutableRawPointer
+
+    /// Creates a client; libcurl's global state is set up on first use.
+    public init() throws(HTTPClientError) {
+        HTTPClient.globalInit
+        guard let handle = curl_easy_init() else { throw .setup("curl_easy_init returned NULL") }
+        self.handle = handle
+    }
+
+    deinit { curl_easy_cleanup(handle) }
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    /// GETs `url` with extra request headers (`Name: value`). Header values are never logged.
+    public func get(_ url: String, headers: [String] = []) throws(HTTPClientError) -> HTTPResponse {
+        final class Sink {
+            var body: [UInt8] = []
+            var headers: [String: String] = [:]
+        }
+        let sink = Sink()
+        curl_easy_reset(handle)
+        var list: UnsafeMutablePointer<curl_slist>?
+        for header in headers { list = curl_slist_append(list, header) }
+        defer { curl_slist_free_all(list) }
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { buffer in
+            let opaque = Unmanaged.passUnretained(sink).toOpaque()
+            _ = kasparro_curl_setopt_string(handle, CURLOPT_URL, url)
+            _ = kasparro_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+            _ = kasparro_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, connectTimeout)
+            _ = kasparro_curl_setopt_long(handle, CURLOPT_TIMEOUT, totalTimeout)
+            _ = kasparro_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
+            _ = kasparro_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
+            _ = kasparro_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
+            _ = kasparro_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "")
+            _ = kasparro_curl_setopt_string(handle, CURLOPT_USERAGENT, userAgent)
+            _ = kasparro_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
+            _ = kasparro_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(buffer.baseAddress))
+            _ = kasparro_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, opaque)
+            _ = kasparro_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, opaque)
+            _ = kasparro_curl_setopt_write_function(handle) { data, size, count, user in
+                let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
+                return size * count
+            }
+            _ = kasparro_curl_setopt_header_function(handle) { data, size, count, user in
+                let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: size * count), as: UTF8.self)
+                if line.hasPrefix("HTTP/") { sink.headers.removeAll() }
+                if let colon = line.firstIndex(of: ":") {
+                    let name = line[..<colon].lowercased()
+                    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                    sink.headers[name] = value
+                }
+                return size * count
+            }
+            return curl_easy_perform(handle)
+        }
+        guard code == CURLE_OK else {
+            let written = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let message = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written
+            switch code {
+            case CURLE_OPERATION_TIMEDOUT: throw .timeout(message)
+            case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_PROXY: throw .connect(message)
+            default: throw .transfer(message)
+            }
+        }
+        var status = 0
+        _ = kasparro_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        var seconds = 0.0
+        _ = kasparro_curl_getinfo_double(handle, CURLINFO_TOTAL_TIME, &seconds)
+        return HTTPResponse(status: status, headers: sink.headers, body: sink.body, seconds: seconds)
+    }
+}

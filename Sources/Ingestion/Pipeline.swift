@@ -1,0 +1,129 @@
+// One ETL invocation: one run row per source, sources isolated from each other's failures.
+import Foundation
+import Logging
+import MarketData
+import Store
+
+/// The outcome of one source's run.
+public struct SourceOutcome: Sendable {
+    /// The source.
+    public let source: Source
+    /// Its `etl_runs.run_id`.
+    public let runID: Int64
+    /// `succeeded` or `failed`.
+    public let status: RunStatus
+    /// Final counters.
+    public let counts: RunCounts
+    /// Why it failed.
+    public let error: String?
+    /// Wall time in seconds.
+    public let seconds: Double
+}
+
+/// Runs sources against the database, recording each in `etl_runs`.
+public final class Pipeline {
+    /// Exit status when every source succeeded.
+    public static let exitSuccess: Int32 = 0
+    /// Exit status when the database or configuration is unusable.
+    public static let exitFatal: Int32 = 1
+    /// Exit status when at least one source failed (the others' data is committed).
+    public static let exitPartial: Int32 = 2
+    /// Exit status when another ETL invocation holds the lock (EX_TEMPFAIL).
+    public static let exitBusy: Int32 = 75
+
+    private let config: ETLConfig
+    private let connection: Connection
+    private let logger: Logger
+    private let invocationID = UUID().uuidString.lowercased()
+
+    /// Connects with the writer role.
+    public init(config: ETLConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        self.connection = try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl")
+    }
+
+    /// The connection, for `migrate` and `status`.
+    public var database: Connection { connection }
+
+    /// Takes the invocation lock; false when another ETL is running. Runs left `running` by a
+    /// killed invocation are marked failed, since nobody else can be running them.
+    public func lock() throws -> Bool {
+        guard try connection.query("SELECT pg_try_advisory_lock(7461002)").scalar == "t" else { return false }
+        let orphans = try connection.query("""
+            UPDATE etl_runs SET status = 'failed', finished_at = clock_timestamp(),
+              error = 'interrupted: the ETL process ended before finishing this run'
+            WHERE status = 'running'
+            """).affectedRows
+        if orphans > 0 { logger.warning("marked interrupted runs as failed", metadata: ["runs": "\(orphans)"]) }
+        return true
+    }
+
+    /// Runs each source in turn; a failing source is recorded and the next one still runs.
+    public func run(sources: [Source]) -> [SourceOutcome] {
+        sources.map(runOne)
+    }
+
+    private func runOne(_ source: Source) -> SourceOutcome {
+        let started = Date()
+        var log = logger
+        log[metadataKey: "source"] = "\(source.rawValue)"
+        let runID: Int64
+        do {
+            runID = Int64(try connection.query("""
+                INSERT INTO etl_runs (invocation_id, source, trigger, status) VALUES ($1, $2, $3, 'running')
+                RETURNING run_id
+                """, [invocationID, source.rawValue, config.trigger]).scalar!)!
+        } catch {
+            log.error("cannot record run start", metadata: ["error": "\(String(reflecting: error))"])
+            return SourceOutcome(source: source, runID: 0, status: .failed, counts: RunCounts(),
+                                 error: "database unavailable", seconds: Date().timeIntervalSince(started))
+        }
+        log[metadataKey: "run_id"] = "\(runID)"
+        log.info("source run started", metadata: ["trigger": "\(config.trigger)", "invocation_id": "\(invocationID)"])
+        var context: RunContext?
+        var failure: String?
+        do {
+            let ctx = try RunContext(source: source, runID: runID, connection: connection, logger: log,
+                                     failAfter: config.failAfter, now: Timestamp.now())
+            context = ctx
+            switch source {
+            case .csv: try CSVIngest(directory: config.csvDirectory, batchSize: config.batchSize).run(ctx)
+            case .coinpaprika, .coingecko:
+                throw IngestError("source \(source.rawValue) is not configured in this build")
+            }
+        } catch let error as DatabaseError {
+            failure = error.isConnectionLoss ? "database unavailable" : "database error: \(error.sqlState ?? "unknown")"
+            log.error("source run failed", metadata: ["error": "\(error.debugDescription)"])
+        } catch {
+            failure = "\(error)"
+            log.error("source run failed", metadata: ["error": "\(error)"])
+        }
+        let counts = context?.counts ?? RunCounts()
+        let status: RunStatus = failure == nil ? .succeeded : .failed
+        do {
+            if !connection.isHealthy { try connection.reconnect() }
+            try connection.query("""
+                UPDATE etl_runs SET status = $2, finished_at = clock_timestamp(), error = $3, fetched = $4,
+                  inserted = $5, updated = $6, unchanged = $7, quarantined = $8
+                WHERE run_id = $1
+                """, [String(runID), status.rawValue, failure, String(counts.fetched), String(counts.inserted),
+                      String(counts.updated), String(counts.unchanged), String(counts.quarantined)])
+        } catch {
+            log.error("cannot record run end", metadata: ["error": "\(String(reflecting: error))"])
+        }
+        let seconds = Date().timeIntervalSince(started)
+        log.info("source run finished", metadata: [
+            "status": "\(status.rawValue)", "fetched": "\(counts.fetched)", "inserted": "\(counts.inserted)",
+            "updated": "\(counts.updated)", "unchanged": "\(counts.unchanged)", "quarantined": "\(counts.quarantined)",
+            "duration_s": "\(String(format: "%.3f", seconds))"])
+        return SourceOutcome(source: source, runID: runID, status: status, counts: counts, error: failure, seconds: seconds)
+    }
+}
+
+extension Timestamp {
+    /// The current time.
+    public static func now() -> Timestamp {
+        Timestamp(microseconds: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+    }
+}

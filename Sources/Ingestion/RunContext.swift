@@ -1,0 +1,178 @@
+// One source's run: its etl_runs row, its counters, and the batch write that commits data with its checkpoint.
+import Logging
+import MarketData
+import Store
+
+/// Counters of one source run, mirrored into its `etl_runs` row.
+public struct RunCounts: Sendable, Equatable {
+    /// Source records read.
+    public var fetched = 0
+    /// New market rows.
+    public var inserted = 0
+    /// Existing market rows whose values changed.
+    public var updated = 0
+    /// Records identical to what was stored.
+    public var unchanged = 0
+    /// Records sent to quarantine.
+    public var quarantined = 0
+}
+
+/// A record that failed validation, with where it came from.
+struct QuarantinedRecord {
+    let stream: String
+    let locator: String
+    let raw: String
+    let reason: QuarantineReason
+}
+
+/// Where a stream stopped reading.
+struct Checkpoint {
+    let stream: String
+    let position: Int64
+    let lineNo: Int64
+    let detail: String
+}
+
+/// The run-scoped state handed to a source.
+final class RunContext {
+    let source: Source
+    let runID: Int64
+    let connection: Connection
+    let logger: Logger
+    let now: Timestamp
+    private let resolver: AssetResolver
+    private let failAfter: Int?
+    private(set) var counts = RunCounts()
+
+    init(source: Source, runID: Int64, connection: Connection, logger: Logger, failAfter: Int?, now: Timestamp) throws {
+        self.source = source
+        self.runID = runID
+        self.connection = connection
+        self.logger = logger
+        self.failAfter = failAfter
+        self.now = now
+        self.resolver = try AssetResolver(connection: connection)
+    }
+
+    /// The stored checkpoint of a stream, if any.
+    func checkpoint(stream: String) throws -> Checkpoint? {
+        let row = try connection.query(
+            "SELECT position, line_no, detail::text FROM etl_checkpoints WHERE source = $1 AND stream = $2",
+            [source.rawValue, stream]).rows.first
+        guard let row else { return nil }
+        return Checkpoint(stream: stream, position: Int64(row[0]!)!, lineNo: Int64(row[1]!)!, detail: row[2]!)
+    }
+
+    /// Writes one batch in one transaction: raw payloads (via `storeRaw`), asset mappings,
+    /// market rows (insert or update when values changed), quarantine rows, the checkpoint and
+    /// the run's counters. Either all of it commits or none of it does.
+    func writeBatch(records: [MarketRecord], quarantined: [QuarantinedRecord], fetched: Int,
+                    checkpoint: Checkpoint?, storeRaw: (Connection) throws -> Void) throws {
+        if let failAfter, counts.fetched + fetched > failAfter {
+            throw InjectedFailure(after: failAfter)
+        }
+        var batch = counts
+        batch.fetched += fetched
+        do {
+            try connection.transaction {
+                try storeRaw(connection)
+                let changed = try upsert(records)
+                batch.inserted += changed.inserted
+                batch.updated += changed.updated
+                batch.unchanged += records.count - changed.inserted - changed.updated
+                batch.quarantined += try storeQuarantine(quarantined)
+                if let checkpoint {
+                    try connection.query("""
+                        INSERT INTO etl_checkpoints (source, stream, position, line_no, detail, run_id, updated_at)
+                        VALUES ($1, $2, $3, $4, $5::jsonb, $6, clock_timestamp())
+                        ON CONFLICT (source, stream) DO UPDATE SET position = EXCLUDED.position,
+                          line_no = EXCLUDED.line_no, detail = EXCLUDED.detail, run_id = EXCLUDED.run_id,
+                          updated_at = EXCLUDED.updated_at
+                        """, [source.rawValue, checkpoint.stream, String(checkpoint.position), String(checkpoint.lineNo),
+                              checkpoint.detail, String(runID)])
+                }
+                if changed.inserted + changed.updated > 0 {
+                    try connection.query("UPDATE data_version SET version = version + 1, changed_at = clock_timestamp()")
+                }
+                try connection.query("""
+                    UPDATE etl_runs SET fetched = $2, inserted = $3, updated = $4, unchanged = $5, quarantined = $6
+                    WHERE run_id = $1
+                    """, [String(runID), String(batch.fetched), String(batch.inserted), String(batch.updated),
+                          String(batch.unchanged), String(batch.quarantined)])
+            }
+        } catch {
+            resolver.rollback()
+            throw error
+        }
+        resolver.commit()
+        counts = batch
+    }
+
+    private func upsert(_ records: [MarketRecord]) throws -> (inserted: Int, updated: Int) {
+        guard !records.isEmpty else { return (0, 0) }
+        var assetIDs: [String] = []
+        assetIDs.reserveCapacity(records.count)
+        for record in records { assetIDs.append(String(try resolver.assetID(for: record, connection: connection))) }
+        let rows = try connection.queryPrepared("upsert_market_records", """
+            INSERT INTO market_records AS m (source, source_id, observed_at, asset_id, symbol, name,
+                                             price_usd, market_cap_usd, volume_24h_usd, rank, run_id)
+            SELECT $1, u.source_id, u.observed_at, u.asset_id, u.symbol, u.name, u.price, u.cap, u.volume, u.rank, $2
+            FROM unnest($3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[],
+                        $8::numeric[], $9::numeric[], $10::numeric[], $11::int[])
+                 AS u(source_id, observed_at, asset_id, symbol, name, price, cap, volume, rank)
+            ON CONFLICT (source, source_id, observed_at) DO UPDATE SET
+              price_usd = EXCLUDED.price_usd, market_cap_usd = EXCLUDED.market_cap_usd,
+              volume_24h_usd = EXCLUDED.volume_24h_usd, rank = EXCLUDED.rank, symbol = EXCLUDED.symbol,
+              name = EXCLUDED.name, run_id = EXCLUDED.run_id, ingested_at = clock_timestamp()
+            WHERE (m.price_usd, m.market_cap_usd, m.volume_24h_usd, m.rank, m.symbol, m.name)
+                  IS DISTINCT FROM (EXCLUDED.price_usd, EXCLUDED.market_cap_usd, EXCLUDED.volume_24h_usd,
+                                    EXCLUDED.rank, EXCLUDED.symbol, EXCLUDED.name)
+            RETURNING (xmax = 0) AS inserted
+            """, [source.rawValue, String(runID),
+                  sqlArrayLiteral(records.map(\.sourceID)),
+                  sqlArrayLiteral(records.map { $0.observedAt.description }),
+                  sqlArrayLiteral(assetIDs),
+                  sqlArrayLiteral(records.map(\.symbol)),
+                  sqlArrayLiteral(records.map(\.name)),
+                  sqlArrayLiteral(records.map { $0.priceUSD?.text }),
+                  sqlArrayLiteral(records.map { $0.marketCapUSD?.text }),
+                  sqlArrayLiteral(records.map { $0.volume24hUSD?.text }),
+                  sqlArrayLiteral(records.map { $0.rank.map(String.init) })]).rows
+        let inserted = rows.filter { $0[0] == "t" }.count
+        return (inserted, rows.count - inserted)
+    }
+
+    private func storeQuarantine(_ items: [QuarantinedRecord]) throws -> Int {
+        guard !items.isEmpty else { return 0 }
+        for item in items {
+            logger.warning("record quarantined", metadata: ["locator": "\(item.locator)", "reason": "\(item.reason)"])
+        }
+        return try connection.query("""
+            INSERT INTO quarantine (source, stream, locator, raw, reason, run_id)
+            SELECT $1, u.stream, u.locator, u.raw, u.reason, $2
+            FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS u(stream, locator, raw, reason)
+            ON CONFLICT (source, stream, locator) DO UPDATE SET raw = EXCLUDED.raw, reason = EXCLUDED.reason,
+              run_id = EXCLUDED.run_id, created_at = clock_timestamp()
+            """, [source.rawValue, String(runID),
+                  sqlArrayLiteral(items.map(\.stream)),
+                  sqlArrayLiteral(items.map(\.locator)),
+                  sqlArrayLiteral(items.map { $0.raw.replacingNULs() }),
+                  sqlArrayLiteral(items.map(\.reason.description))]).affectedRows
+    }
+}
+
+/// `--fail-after N` / `ETL_FAIL_AFTER_N_RECORDS` stopped the run on purpose.
+public struct InjectedFailure: Error, CustomStringConvertible {
+    /// The configured record count.
+    public let after: Int
+    /// Explains the failure in the run record.
+    public var description: String { "injected failure after \(after) records (--fail-after / ETL_FAIL_AFTER_N_RECORDS)" }
+}
+
+extension String {
+    /// The text with NUL characters replaced by U+FFFD (PostgreSQL text cannot hold NUL).
+    func replacingNULs() -> String {
+        guard utf8.contains(0) else { return self }
+        return String(String.UnicodeScalarView(unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : $0 }))
+    }
+}

@@ -1,0 +1,92 @@
+// One canonical identity per coin: the matching rules, as pure functions over names, ids and symbols.
+
+/// How a source's coin was tied to a canonical asset.
+public struct IdentityMatch: Sendable, Equatable {
+    /// `existing` (mapping already stored), `symbol+name`, `symbol+id`, or `new`.
+    public let method: String
+    /// Confidence in [0, 1].
+    public let confidence: Double
+    /// The matched asset, or nil when a new asset must be created.
+    public let assetID: Int64?
+}
+
+/// A canonical asset as the matcher sees it: its symbol and every name key of its mappings.
+public struct AssetCandidate: Sendable {
+    /// The canonical asset id.
+    public let assetID: Int64
+    /// Upper-cased ticker symbol.
+    public let symbol: String
+    /// Compacted names and ids of every source coin mapped to it (see `Identity.keys`).
+    public var keys: Set<String>
+    /// Compacted display names of its mapped coins.
+    public var names: Set<String>
+
+    /// Creates a candidate.
+    public init(assetID: Int64, symbol: String, keys: Set<String>, names: Set<String>) {
+        self.assetID = assetID
+        self.symbol = symbol
+        self.keys = keys
+        self.names = names
+    }
+}
+
+/// The rules that decide whether two source coins are the same asset.
+///
+/// A symbol alone never merges two coins (247 CoinPaprika symbols belong to several coins).
+/// A coin joins an asset only when the symbol agrees *and* a name key agrees: the display name
+/// (`Binance Coin` ~ `binancecoin`), the source id (`bitcoin`) or CoinPaprika's id without its
+/// symbol prefix (`btc-bitcoin` → `bitcoin`).
+public enum Identity {
+    /// A URL-style slug: lower-case ASCII letters and digits, runs of anything else as one `-`.
+    public static func slug(_ text: String) -> String {
+        var out = ""
+        var pendingDash = false
+        for scalar in text.lowercased().unicodeScalars {
+            if (scalar >= "a" && scalar <= "z") || (scalar >= "0" && scalar <= "9") {
+                if pendingDash && !out.isEmpty { out.append("-") }
+                pendingDash = false
+                out.unicodeScalars.append(scalar)
+            } else {
+                pendingDash = true
+            }
+        }
+        return out
+    }
+
+    /// Lower-case letters and digits only: `Binance Coin` and `binance-coin` both become `binancecoin`.
+    public static func compact(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.lowercased().unicodeScalars.filter {
+            ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9")
+        }))
+    }
+
+    /// The name keys of one source coin.
+    public static func keys(source: Source, sourceID: String, symbol: String, name: String) -> Set<String> {
+        var keys: Set<String> = [compact(name), compact(sourceID)]
+        if source == .coinpaprika, let dash = sourceID.firstIndex(of: "-"),
+           compact(String(sourceID[..<dash])) == compact(symbol) {
+            keys.insert(compact(String(sourceID[sourceID.index(after: dash)...])))
+        }
+        keys.remove("")
+        return keys
+    }
+
+    /// Chooses the asset for a source coin among candidates, or says a new asset is needed.
+    public static func match(source: Source, sourceID: String, symbol: String, name: String,
+                             candidates: [AssetCandidate]) -> IdentityMatch {
+        let upper = symbol.uppercased()
+        let mine = keys(source: source, sourceID: sourceID, symbol: symbol, name: name)
+        let myName = compact(name)
+        var best: IdentityMatch?
+        for candidate in candidates where candidate.symbol == upper && !candidate.keys.isDisjoint(with: mine) {
+            let match = candidate.names.contains(myName)
+                ? IdentityMatch(method: "symbol+name", confidence: 0.95, assetID: candidate.assetID)
+                : IdentityMatch(method: "symbol+id", confidence: 0.85, assetID: candidate.assetID)
+            if best == nil || match.confidence > best!.confidence
+                || (match.confidence == best!.confidence && match.assetID! < best!.assetID!) {
+                best = match
+            }
+        }
+        return best ?? IdentityMatch(method: "new", confidence: 1.0, assetID: nil)
+    }
+}

@@ -1,0 +1,79 @@
+// The unified market record every source is normalized into, and the quarantine verdict.
+
+/// One observation of one coin from one source: the row of the unified `market_records` table.
+public struct MarketRecord: Sendable, Hashable {
+    /// Where it came from.
+    public var source: Source
+    /// The coin's id at that source (CoinPaprika `btc-bitcoin`, CoinGecko `bitcoin`, CSV `bitcoin`).
+    public var sourceID: String
+    /// Ticker symbol, upper-cased.
+    public var symbol: String
+    /// Display name.
+    public var name: String
+    /// When the source observed these values.
+    public var observedAt: Timestamp
+    /// Price in USD.
+    public var priceUSD: DecimalText?
+    /// Market capitalisation in USD.
+    public var marketCapUSD: DecimalText?
+    /// Traded volume over 24 hours in USD.
+    public var volume24hUSD: DecimalText?
+    /// Rank by market capitalisation, when the source gives one.
+    public var rank: Int?
+
+    /// Creates a record.
+    public init(source: Source, sourceID: String, symbol: String, name: String, observedAt: Timestamp,
+                priceUSD: DecimalText?, marketCapUSD: DecimalText?, volume24hUSD: DecimalText?, rank: Int?) {
+        self.source = source
+        self.sourceID = sourceID
+        self.symbol = symbol
+        self.name = name
+        self.observedAt = observedAt
+        self.priceUSD = priceUSD
+        self.marketCapUSD = marketCapUSD
+        self.volume24hUSD = volume24hUSD
+        self.rank = rank
+    }
+}
+
+/// Why a source record was not accepted; stored with the raw record in the quarantine table.
+public struct QuarantineReason: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The field at fault, or nil for the record as a whole.
+    public let field: String?
+    /// What is wrong, in words an operator can act on.
+    public let message: String
+
+    /// Creates a reason.
+    public init(field: String?, _ message: String) {
+        self.field = field
+        self.message = message
+    }
+
+    /// `field: message`, or the message alone.
+    public var description: String { field.map { "\($0): \(message)" } ?? message }
+}
+
+/// Field checks shared by every source's normalizer.
+public enum Validate {
+    /// Earliest plausible observation (before any crypto market existed is a data error).
+    public static let earliest = Timestamp(year: 2009, month: 1, day: 1)!
+
+    /// A required, non-negative number; `allowZero` false also rejects zero.
+    public static func amount(_ raw: some StringProtocol, field: String, allowZero: Bool = true) throws(QuarantineReason) -> DecimalText {
+        guard !raw.trimmingBlanks().isEmpty else { throw QuarantineReason(field: field, "missing value") }
+        guard let value = DecimalText(raw) else {
+            throw QuarantineReason(field: field, "not a number: \(String(raw.prefix(40)).debugDescription)")
+        }
+        guard !value.isNegative else { throw QuarantineReason(field: field, "negative value \(value.text)") }
+        guard allowZero || !value.isZero else { throw QuarantineReason(field: field, "must be greater than zero") }
+        return value
+    }
+
+    /// An observation time between 2009 and one day after `now`.
+    public static func observedAt(_ value: Timestamp, now: Timestamp, field: String) throws(QuarantineReason) {
+        let dayAhead = Timestamp(microseconds: now.microseconds + 86_400_000_000)
+        guard value >= earliest, value <= dayAhead else {
+            throw QuarantineReason(field: field, "implausible timestamp \(value)")
+        }
+    }
+}

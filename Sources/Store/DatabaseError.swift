@@ -1,0 +1,52 @@
+// Database errors: a generic description for users, the libpq detail for logs only.
+
+/// A failure talking to PostgreSQL.
+///
+/// `description` never contains server text, so it is safe to show a client; `debugDescription`
+/// carries libpq's message and the SQLSTATE for logs.
+public struct DatabaseError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// What went wrong, in broad terms.
+    public enum Kind: String, Sendable {
+        /// The server could not be reached or the connection broke.
+        case connection
+        /// A statement failed (constraint, syntax, permission).
+        case statement
+        /// A parameter could not be sent (for example a NUL byte in text).
+        case parameter
+    }
+
+    /// The broad kind.
+    public let kind: Kind
+    /// The SQLSTATE code, when the server sent one.
+    public let sqlState: String?
+    /// libpq's or the server's message; for logs only.
+    public let detail: String
+
+    /// Creates an error.
+    public init(_ kind: Kind, sqlState: String? = nil, detail: String) {
+        self.kind = kind
+        self.sqlState = sqlState
+        self.detail = detail
+    }
+
+    /// Generic text that is safe to show to API clients.
+    public var description: String {
+        switch kind {
+        case .connection: return "database unavailable"
+        case .statement: return "database statement failed"
+        case .parameter: return "invalid database parameter"
+        }
+    }
+
+    /// Full detail for operators' logs.
+    public var debugDescription: String {
+        "\(kind.rawValue) error\(sqlState.map { " [\($0)]" } ?? ""): \(detail)"
+    }
+
+    /// Whether the connection itself is gone (SQLSTATE class 08, 57P01..57P03, or no connection).
+    public var isConnectionLoss: Bool {
+        if kind == .connection { return true }
+        guard let state = sqlState else { return false }
+        return state.hasPrefix("08") || state == "57P01" || state == "57P02" || state == "57P03"
+    }
+}
