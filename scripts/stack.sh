@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# The local stack for `make up` and the tests: PostgreSQL cluster, roles, migrations, ETL,
+# responder pool and nginx, all under one run directory. Usage: stack.sh COMMAND (see `usage`).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN_DIR=$(mkdir -p "${RUN_DIR:-$ROOT/.run}" && cd "${RUN_DIR:-$ROOT/.run}" && pwd)
+BIN_DIR=${BIN_DIR:-$ROOT/.build/release}
+PG_PORT=${PG_PORT:-54329}
+HTTPS_PORT=${HTTPS_PORT:-8443}
+HTTP_PORT=${HTTP_PORT:-8080}
+RESPONDERS=${RESPONDERS:-2}
+RESPONDER_THREADS=${RESPONDER_THREADS:-16}
+UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-8}
+NGINX_WORKERS=${NGINX_WORKERS:-2}
+RATE_STANDARD=${RATE_STANDARD:-20r/s}
+BURST_STANDARD=${BURST_STANDARD:-40}
+RATE_HIGH=${RATE_HIGH:-100000r/s}
+BURST_HIGH=${BURST_HIGH:-100000}
+RATE_UNAUTHENTICATED=${RATE_UNAUTHENTICATED:-5r/s}
+BURST_UNAUTHENTICATED=${BURST_UNAUTHENTICATED:-10}
+CSV_SOURCE_DIR=${CSV_SOURCE_DIR:-$ROOT/../shared/samples/csv}
+DB_NAME=kasparro
+
+PG_DIR=$RUN_DIR/pg
+LOG_DIR=$RUN_DIR/log
+SOCK_DIR=$RUN_DIR/sock
+NGINX_DIR=$RUN_DIR/nginx
+PGPASSFILE=$RUN_DIR/pgpass
+export PGPASSFILE
+ETL_URL="postgresql://kasparro_etl@127.0.0.1:$PG_PORT/$DB_NAME"
+API_URL="postgresql://kasparro_api@127.0.0.1:$PG_PORT/$DB_NAME"
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+pg_bin() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$dir" ] || die "PostgreSQL server binaries not found (apt-get install postgresql)"
+    echo "$dir"
+}
+
+# initdb refuses to run as root: as root, the cluster belongs to the postgres system user.
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+pg_super() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
+psql_admin() {
+    as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR/sock" -p "$PG_PORT" -U "$(pg_super)" "$@"
+}
+
+cmd_deps() {
+    local want=(libfcgi-dev libpq-dev libcurl4-openssl-dev nginx postgresql openssl curl python3-venv)
+    local missing=()
+    for pkg in "${want[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+cmd_pg_start() {
+    local bin
+    bin=$(pg_bin)
+    mkdir -p "$PG_DIR" "$LOG_DIR"
+    [ "$(id -u)" = 0 ] && chmod 755 "$RUN_DIR" && chown postgres "$PG_DIR"
+    if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+        log "creating PostgreSQL cluster in $PG_DIR/data"
+        as_pg "$bin/initdb" -D "$PG_DIR/data" -U "$(pg_super)" --auth-local=peer --auth-host=scram-sha-256 \
+            --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+        as_pg mkdir -p "$PG_DIR/sock"
+        cat >>"$PG_DIR/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PG_DIR/sock'
+max_connections = 200
+shared_buffers = 128MB
+fsync = on
+CONF
+    fi
+    if as_pg "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then return 0; fi
+    touch "$LOG_DIR/postgresql.log"
+    [ "$(id -u)" = 0 ] && chown postgres "$LOG_DIR/postgresql.log"
+    as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -o "-p $PG_PORT" -l "$LOG_DIR/postgresql.log" -w -t 30 start >/dev/null \
+        || die "PostgreSQL did not start; see $LOG_DIR/postgresql.log"
+}
+
+cmd_pg_stop() {
+    local bin
+    bin=$(pg_bin)
+    [ -f "$PG_DIR/data/PG_VERSION" ] || return 0
+    as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# Roles: kasparro_etl owns the database and writes; kasparro_api may only read.
+# Passwords are random, live only in the pgpass file (0600), never in a URL or an argument.
+cmd_db_setup() {
+    if [ ! -s "$PGPASSFILE" ]; then
+        umask 077
+        printf '127.0.0.1:%s:%s:kasparro_etl:%s\n127.0.0.1:%s:%s:kasparro_api:%s\n' \
+            "$PG_PORT" "$DB_NAME" "$(openssl rand -hex 24)" "$PG_PORT" "$DB_NAME" "$(openssl rand -hex 24)" >"$PGPASSFILE"
+        umask 022
+    fi
+    local etl_pw api_pw
+    etl_pw=$(awk -F: '$4=="kasparro_etl"{print $5}' "$PGPASSFILE")
+    api_pw=$(awk -F: '$4=="kasparro_api"{print $5}' "$PGPASSFILE")
+    # The passwords go to psql on standard input, not on its command line.
+    psql_admin -d postgres <<SQL
+SELECT 'CREATE ROLE kasparro_etl LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kasparro_etl') \gexec
+SELECT 'CREATE ROLE kasparro_api LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kasparro_api') \gexec
+ALTER ROLE kasparro_etl PASSWORD '$etl_pw';
+ALTER ROLE kasparro_api PASSWORD '$api_pw';
+ALTER ROLE kasparro_api SET default_transaction_read_only = on;
+SELECT 'CREATE DATABASE $DB_NAME OWNER kasparro_etl' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DB_NAME') \gexec
+REVOKE ALL ON DATABASE $DB_NAME FROM PUBLIC;
+GRANT CONNECT ON DATABASE $DB_NAME TO kasparro_etl, kasparro_api;
+SQL
+}
+
+etl_env() {
+    env DATABASE_URL="$ETL_URL" PGPASSFILE="$PGPASSFILE" CSV_SOURCE_DIR="$CSV_SOURCE_DIR" "$@"
+}
+
+cmd_migrate() { etl_env "$BIN_DIR/kasparro-etl" migrate 2>>"$LOG_DIR/etl.log"; }
+
+cmd_etl() {
+    local status=0
+    etl_env "$BIN_DIR/kasparro-etl" run "$@" 2>>"$LOG_DIR/etl.log" || status=$?
+    case $status in
+        0) ;;
+        2) log "ETL finished with failed sources (exit 2); see $LOG_DIR/etl.log" ;;
+        *) log "ETL failed (exit $status); see $LOG_DIR/etl.log" ;;
+    esac
+    return $status
+}
+
+cmd_api_start() {
+    mkdir -p "$SOCK_DIR" "$LOG_DIR"
+    chmod 755 "$SOCK_DIR"
+    for i in $(seq 1 "$RESPONDERS"); do start_responder "$i"; done
+}
+
+start_responder() {
+    local i=$1 pidfile="$SOCK_DIR/api-$1.pid" sock="$SOCK_DIR/api-$1.sock"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
+    env DATABASE_URL="$API_URL" PGPASSFILE="$PGPASSFILE" LOG_LEVEL="${LOG_LEVEL:-info}" \
+        setsid "$BIN_DIR/kasparro-api" --socket "$sock" --socket-mode 660 --threads "$RESPONDER_THREADS" \
+        </dev/null >>"$LOG_DIR/api-$i.log" 2>&1 &
+    echo $! >"$pidfile"
+    for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
+    [ -S "$sock" ] || die "responder $i did not create $sock; see $LOG_DIR/api-$i.log"
+    # nginx workers run as nobody:nogroup when the master runs as root.
+    [ "$(id -u)" = 0 ] && chgrp nogroup "$sock"
+    return 0
+}
+
+cmd_api_stop() {
+    for pidfile in "$SOCK_DIR"/api-*.pid; do
+        [ -f "$pidfile" ] || continue
+        local pid
+        pid=$(cat "$pidfile")
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        rm -f "$pidfile"
+    done
+}
+
+cmd_tls() {
+    mkdir -p "$NGINX_DIR"
+    [ -s "$NGINX_DIR/tls.key" ] && return 0
+    log "creating a self-signed certificate for localhost"
+    (umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$NGINX_DIR/tls.key" -out "$NGINX_DIR/tls.crt" 2>/dev/null)
+}
+
+# Two dev clients: `dev` (standard tier) and `bench` (high tier, for make bench).
+cmd_keys() {
+    mkdir -p "$NGINX_DIR"
+    [ -s "$RUN_DIR/api-key" ] || (umask 077; openssl rand -hex 24 >"$RUN_DIR/api-key")
+    [ -s "$RUN_DIR/bench-api-key" ] || (umask 077; openssl rand -hex 24 >"$RUN_DIR/bench-api-key")
+    (umask 077; printf '"%s" "dev:standard";\n"%s" "bench:high";\n' \
+        "$(cat "$RUN_DIR/api-key")" "$(cat "$RUN_DIR/bench-api-key")" >"$NGINX_DIR/api-keys.map")
+}
+
+cmd_nginx_render() {
+    mkdir -p "$NGINX_DIR/tmp" "$LOG_DIR"
+    local servers="" user_line=""
+    for i in $(seq 1 "$RESPONDERS"); do
+        servers+="    server unix:$SOCK_DIR/api-$i.sock max_fails=1 fail_timeout=2s;\n"
+    done
+    [ "$(id -u)" = 0 ] && user_line="user nobody nogroup;"
+    local redirect=""
+    [ "$HTTPS_PORT" = 443 ] || redirect=":$HTTPS_PORT"
+    python3 "$ROOT/scripts/render.py" "$ROOT/nginx/kasparro.conf.template" "$NGINX_DIR/kasparro.conf" \
+        KEYS_MAP="$NGINX_DIR/api-keys.map" RATE_STANDARD="$RATE_STANDARD" RATE_HIGH="$RATE_HIGH" \
+        RATE_UNAUTHENTICATED="$RATE_UNAUTHENTICATED" BURST_STANDARD="$BURST_STANDARD" BURST_HIGH="$BURST_HIGH" \
+        BURST_UNAUTHENTICATED="$BURST_UNAUTHENTICATED" UPSTREAM_SERVERS="$servers" \
+        UPSTREAM_KEEPALIVE="$UPSTREAM_KEEPALIVE" HTTP_LISTEN="127.0.0.1:$HTTP_PORT" HTTPS_LISTEN="127.0.0.1:$HTTPS_PORT" \
+        HTTPS_REDIRECT_PORT="$redirect" SERVER_NAME=localhost TLS_CERT="$NGINX_DIR/tls.crt" TLS_KEY="$NGINX_DIR/tls.key" \
+        ACCESS_LOG="$LOG_DIR/nginx-access.log" FASTCGI_PARAMS=/etc/nginx/fastcgi_params ERRORS_DIR="$ROOT/nginx/errors"
+    python3 "$ROOT/scripts/render.py" "$ROOT/nginx/nginx-standalone.conf.template" "$NGINX_DIR/nginx.conf" \
+        WORKERS="$NGINX_WORKERS" PREFIX="$NGINX_DIR" LOG_DIR="$LOG_DIR" USER_LINE="$user_line"
+}
+
+nginx_cmd() { nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$LOG_DIR/nginx-error.log" "$@"; }
+
+cmd_nginx_start() {
+    cmd_nginx_render
+    nginx_cmd -t -q || die "nginx configuration test failed"
+    if [ -f "$NGINX_DIR/nginx.pid" ] && kill -0 "$(cat "$NGINX_DIR/nginx.pid")" 2>/dev/null; then
+        nginx_cmd -s reload
+    else
+        nginx_cmd
+    fi
+}
+
+cmd_nginx_stop() {
+    if [ -f "$NGINX_DIR/nginx.pid" ] && kill -0 "$(cat "$NGINX_DIR/nginx.pid")" 2>/dev/null; then
+        local pid
+        pid=$(cat "$NGINX_DIR/nginx.pid")
+        nginx_cmd -s quit 2>/dev/null || kill "$pid"
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+}
+
+cmd_up() {
+    cmd_pg_start
+    cmd_db_setup
+    cmd_migrate || die "migration failed; see $LOG_DIR/etl.log"
+    cmd_etl || true
+    cmd_api_start
+    cmd_tls
+    cmd_keys
+    cmd_nginx_start
+}
+
+cmd_down() {
+    cmd_nginx_stop
+    cmd_api_stop
+    cmd_pg_stop
+}
+
+# Settings for tests and tools, as shell assignments.
+cmd_env() {
+    cat <<ENV
+RUN_DIR=$RUN_DIR
+PG_PORT=$PG_PORT
+HTTPS_PORT=$HTTPS_PORT
+HTTP_PORT=$HTTP_PORT
+PGPASSFILE=$PGPASSFILE
+ETL_DATABASE_URL=$ETL_URL
+API_DATABASE_URL=$API_URL
+BIN_DIR=$BIN_DIR
+SOCK_DIR=$SOCK_DIR
+CSV_SOURCE_DIR=$CSV_SOURCE_DIR
+ENV
+}
+
+usage() {
+    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|migrate|etl|api-start|api-stop|nginx-start|nginx-stop|tls|keys|env" >&2
+    exit 2
+}
+
+[ $# -ge 1 ] || usage
+command=$1
+shift
+case $command in
+    deps) cmd_deps ;;
+    up) cmd_up ;;
+    down) cmd_down ;;
+    pg-start) cmd_pg_start ;;
+    pg-stop) cmd_pg_stop ;;
+    db-setup) cmd_db_setup ;;
+    migrate) cmd_migrate ;;
+    etl) cmd_etl "$@" ;;
+    api-start) cmd_api_start ;;
+    api-stop) cmd_api_stop ;;
+    nginx-start) cmd_nginx_start ;;
+    nginx-stop) cmd_nginx_stop ;;
+    tls) cmd_tls ;;
+    keys) cmd_keys ;;
+    env) cmd_env ;;
+    *) usage ;;
+esac
