@@ -102,8 +102,8 @@ cmd_pg_stop() {
 cmd_db_setup() {
     if [ ! -s "$PGPASSFILE" ]; then
         umask 077
-        printf '127.0.0.1:%s:%s:kasparro_etl:%s\n127.0.0.1:%s:%s:kasparro_api:%s\n' \
-            "$PG_PORT" "$DB_NAME" "$(openssl rand -hex 24)" "$PG_PORT" "$DB_NAME" "$(openssl rand -hex 24)" >"$PGPASSFILE"
+        printf "127.0.0.1:%s:*:kasparro_etl:%s\n127.0.0.1:%s:*:kasparro_api:%s\n" \
+            "$PG_PORT" "$(openssl rand -hex 24)" "$PG_PORT" "$(openssl rand -hex 24)" >"$PGPASSFILE"
         umask 022
     fi
     local etl_pw api_pw

@@ -1,0 +1,65 @@
+# kasparro: `make up` runs the whole stack locally, `make test` runs every test. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Optional, untracked settings (documented in .env.example); the environment overrides them.
+ifneq (,$(wildcard .env))
+include .env
+export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
+endif
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STACK := scripts/stack.sh
+
+.PHONY: help deps venv build up down etl status clean test unit integration
+
+help:
+	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
+	@echo "make down    stop everything make up started (data is kept)"
+	@echo "make etl     run one ETL pass against the local stack"
+	@echo "make status  show the ETL's sources, runs and checkpoints"
+	@echo "make test    build and run every test (own PostgreSQL, nginx and responders in a temporary directory)"
+	@echo "make clean   stop and remove .run/ (all local data)"
+
+deps:
+	@$(STACK) deps
+
+venv: deps
+	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
+	@$(PYTHON) -c 'import pytest, requests' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests
+
+build: deps
+	swift build -c release
+
+up: build
+	@$(STACK) up
+	@echo
+	@echo "kasparro is up: https://localhost:8443 (self-signed certificate, hence -k)"
+	@echo "  curl -sk https://localhost:8443/health"
+	@echo "  curl -sk -H \"x-api-key: \$$(cat .run/api-key)\" 'https://localhost:8443/data?symbol=btc&page_size=5'"
+	@echo "logs: .run/log/   stop: make down"
+
+down:
+	@$(STACK) down
+
+etl:
+	@$(STACK) etl
+
+status:
+	@. <($(STACK) env) && DATABASE_URL=$$ETL_DATABASE_URL PGPASSFILE=$$PGPASSFILE .build/release/kasparro-etl status
+
+clean: down
+	rm -rf .run
+
+unit:
+	swift build --build-tests
+	swift test --skip-build
+
+integration: build venv
+	BIN_DIR=$(CURDIR)/.build/release $(PYTHON) -m pytest -q -p no:cacheprovider Tests/integration
+
+test: deps venv
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration

@@ -1,0 +1,71 @@
+// /data parameter validation: every bad value is a 400 that names its parameter.
+import API
+import MarketData
+import XCTest
+
+final class DataQueryTests: XCTestCase {
+    private func error(_ query: String, file: StaticString = #filePath, line: UInt = #line) -> APIError? {
+        do {
+            _ = try DataQuery(query: query)
+            XCTFail("expected a 400 for \(query)", file: file, line: line)
+            return nil
+        } catch {
+            XCTAssertEqual(error.status, 400, file: file, line: line)
+            return error
+        }
+    }
+
+    func testDefaults() throws {
+        let query = try DataQuery(query: "")
+        XCTAssertEqual(query.paging, .page(number: 1, size: 50))
+        XCTAssertNil(query.source)
+    }
+
+    func testFiltersAndPaging() throws {
+        let query = try DataQuery(query: "page=3&page_size=20&source=csv&symbol=btc&asset_id=4&since=2024-01-01&until=2024-02-01T00:00:00Z")
+        XCTAssertEqual(query.paging, .page(number: 3, size: 20))
+        XCTAssertEqual(query.offset, 40)
+        XCTAssertEqual(query.source, .csv)
+        XCTAssertEqual(query.symbol, "btc")
+        XCTAssertEqual(query.assetID, 4)
+        XCTAssertEqual(query.since?.description, "2024-01-01T00:00:00Z")
+        XCTAssertEqual(try DataQuery(query: "limit=10&offset=30").paging, .offset(limit: 10, offset: 30))
+    }
+
+    func testEachBadParameterIsNamed() {
+        let cases: [(String, String)] = [
+            ("page_size=0", "page_size"), ("page_size=501", "page_size"), ("page_size=abc", "page_size"),
+            ("page=-1", "page"), ("page=0", "page"), ("limit=0", "limit"), ("offset=-5", "offset"),
+            ("source=binance", "source"), ("since=yesterday", "since"), ("until=2024-13-01", "until"),
+            ("since=2024-02-01&until=2024-01-01", "since"), ("cursor=garbage!", "cursor"), ("asset_id=x", "asset_id"),
+            ("page=1&limit=5", "page"), ("page_size=5&offset=5", "page_size"), ("page=1&page=2", "page"),
+            ("symbol=%ZZ", "symbol"), ("symbol=%FF", "symbol"), ("symbol=a%00b", "symbol"),
+            ("page_size=99999999999999999999999", "page_size"),
+        ]
+        for (query, name) in cases {
+            guard let error = error(query) else { continue }
+            XCTAssertTrue(error.message.hasPrefix(name + ":"), "\(query) → \(error.message)")
+        }
+    }
+
+    func testUnknownParameterListsTheAllowedOnes() {
+        let error = error("pagesize=5")
+        XCTAssertEqual(error?.code, "unknown_parameter")
+        XCTAssertTrue(error?.message.contains("page_size") ?? false)
+    }
+
+    func testLiteralSpecialCharactersAreAccepted() throws {
+        XCTAssertEqual(try DataQuery(query: "symbol=%27%25_%5C").symbol, "'%_\\")
+        XCTAssertEqual(try DataQuery(query: "symbol=a+b").symbol, "a b")
+    }
+
+    func testCursorRoundTripAndMixing() throws {
+        let cursor = DataQuery.Cursor(observedAt: Timestamp(microseconds: 1_720_223_940_000_000), source: "csv", sourceID: "bit|coin")
+        let decoded = try XCTUnwrap(DataQuery.Cursor(encoded: cursor.encoded))
+        XCTAssertEqual(decoded, cursor)
+        XCTAssertEqual(try DataQuery(query: "cursor=\(cursor.encoded)&page_size=10").paging, .cursor(cursor, size: 10))
+        XCTAssertNotNil(error("cursor=\(cursor.encoded)&page=2"))
+        XCTAssertNotNil(error("cursor=\(cursor.encoded)&offset=2"))
+        XCTAssertNil(DataQuery.Cursor(encoded: "djJ8MXxjc3Z8eA"))  // v2|1|csv|x
+    }
+}
