@@ -51,7 +51,7 @@ psql_admin() {
 }
 
 cmd_deps() {
-    local want=(libfcgi-dev libpq-dev libcurl4-openssl-dev nginx postgresql openssl curl python3-venv)
+    local want=(libfcgi-dev libfcgi-bin systemd libpq-dev libcurl4-openssl-dev nginx postgresql openssl curl python3-venv)
     local missing=()
     for pkg in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -119,6 +119,17 @@ ALTER ROLE kasparro_api SET default_transaction_read_only = on;
 SELECT 'CREATE DATABASE $DB_NAME OWNER kasparro_etl' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DB_NAME') \gexec
 REVOKE ALL ON DATABASE $DB_NAME FROM PUBLIC;
 GRANT CONNECT ON DATABASE $DB_NAME TO kasparro_etl, kasparro_api;
+SQL
+}
+
+# A fresh database for one test, owned by the ETL role and readable by the API role after migration.
+cmd_createdb() {
+    local name=$1
+    psql_admin -d postgres <<SQL
+DROP DATABASE IF EXISTS $name WITH (FORCE);
+CREATE DATABASE $name OWNER kasparro_etl;
+REVOKE ALL ON DATABASE $name FROM PUBLIC;
+GRANT CONNECT ON DATABASE $name TO kasparro_etl, kasparro_api;
 SQL
 }
 
@@ -267,7 +278,7 @@ ENV
 }
 
 usage() {
-    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|migrate|etl|api-start|api-stop|nginx-start|nginx-stop|tls|keys|env" >&2
+    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|api-start|api-stop|nginx-start|nginx-stop|tls|keys|env" >&2
     exit 2
 }
 
@@ -281,6 +292,7 @@ case $command in
     pg-start) cmd_pg_start ;;
     pg-stop) cmd_pg_stop ;;
     db-setup) cmd_db_setup ;;
+    createdb) cmd_createdb "$1" ;;
     migrate) cmd_migrate ;;
     etl) cmd_etl "$@" ;;
     api-start) cmd_api_start ;;

@@ -1,0 +1,135 @@
+"""Integration harness: a real PostgreSQL cluster, real responders and a real nginx, all in a
+temporary directory on free ports, started once per test session by scripts/stack.sh."""
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+import requests
+import urllib3
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SAMPLES = ROOT.parent / "shared" / "samples"
+STACK = ROOT / "scripts" / "stack.sh"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """The running test stack and helpers to drive it."""
+
+    def __init__(self, run_dir: pathlib.Path):
+        self.run_dir = run_dir
+        self.csv_dir = run_dir / "csv"
+        self.env = dict(os.environ)
+        self.env.update({
+            "RUN_DIR": str(run_dir),
+            "PG_PORT": str(free_port()),
+            "HTTPS_PORT": str(free_port()),
+            "HTTP_PORT": str(free_port()),
+            "BIN_DIR": os.environ.get("BIN_DIR", str(ROOT / ".build" / "release")),
+            "CSV_SOURCE_DIR": str(self.csv_dir),
+            "RESPONDERS": "2",
+            "LOG_LEVEL": "info",
+        })
+        self.env.pop("DATABASE_URL", None)
+        self.bin_dir = pathlib.Path(self.env["BIN_DIR"])
+        self.https = f"https://localhost:{self.env['HTTPS_PORT']}"
+        self.pgpass = str(run_dir / "pgpass")
+        self.etl_url = f"postgresql://kasparro_etl@127.0.0.1:{self.env['PG_PORT']}/kasparro"
+        self.api_url = f"postgresql://kasparro_api@127.0.0.1:{self.env['PG_PORT']}/kasparro"
+        self.http = requests.Session()
+        # Verify TLS against the stack's own self-signed certificate.
+        self.cert = str(run_dir / "nginx" / "tls.crt")
+
+    def sh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([str(STACK), *args], env=self.env, check=check, text=True, capture_output=True)
+
+    @property
+    def key(self) -> str:
+        return (self.run_dir / "api-key").read_text().strip()
+
+    @property
+    def bench_key(self) -> str:
+        return (self.run_dir / "bench-api-key").read_text().strip()
+
+    def get(self, path: str, key: "str | None" = "bench", **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if key == "bench":
+            headers["x-api-key"] = self.bench_key
+        elif key:
+            headers["x-api-key"] = key
+        return self.http.get(self.https + path, headers=headers, timeout=10, verify=self.cert, **kwargs)
+
+    def db_url(self, name: str, role: str = "kasparro_etl") -> str:
+        return f"postgresql://{role}@127.0.0.1:{self.env['PG_PORT']}/{name}"
+
+    def psql(self, sql: str, url: "str | None" = None, check: bool = True) -> "list[list[str]]":
+        result = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", url or self.etl_url, "-c", sql],
+                                env={**self.env, "PGPASSFILE": self.pgpass}, text=True, capture_output=True, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"psql failed: {result.stderr}")
+        if not check:
+            return result
+        return [line.split("\t") for line in result.stdout.splitlines() if line]
+
+    def fresh_database(self) -> str:
+        """Creates an empty, migrated database and returns its name."""
+        name = "t_" + uuid.uuid4().hex[:10]
+        self.sh("createdb", name)
+        self.etl("migrate", database=name)
+        return name
+
+    def etl(self, *args: str, database: str = "kasparro", csv_dir: "pathlib.Path | None" = None,
+            env: "dict | None" = None, check: bool = True, wait: bool = True):
+        run_env = {**self.env, "PGPASSFILE": self.pgpass, "DATABASE_URL": self.db_url(database),
+                   "CSV_SOURCE_DIR": str(csv_dir or self.csv_dir), "ETL_TRIGGER": "test"}
+        run_env.update(env or {})
+        command = [str(self.bin_dir / "kasparro-etl"), *args]
+        if not wait:
+            return subprocess.Popen(command, env=run_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        result = subprocess.run(command, env=run_env, text=True, capture_output=True, timeout=300)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kasparro-etl {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+
+@pytest.fixture(scope="session")
+def stack():
+    run_dir = pathlib.Path(tempfile.mkdtemp(prefix="kasparro-test-"))
+    os.chmod(run_dir, 0o755)
+    s = Stack(run_dir)
+    # The real sample files, copied so tests may append to them (the originals stay untouched).
+    shutil.copytree(SAMPLES / "csv", s.csv_dir)
+    try:
+        result = s.sh("up", check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"stack up failed:\n{result.stdout}\n{result.stderr}")
+        yield s
+    finally:
+        s.sh("down", check=False)
+        if os.environ.get("KEEP_TEST_RUN_DIR"):
+            print(f"test run directory kept: {run_dir}")
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Polls `predicate` until it returns a truthy value or `timeout` passes; returns the value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

@@ -1,0 +1,142 @@
+"""The API through real nginx (TLS, keys) and real responders, against the real CSV data."""
+import datetime
+import json
+
+import pytest
+
+
+def error_of(response, status):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body["error"]
+
+
+def test_btc_rows_newest_first(stack):
+    r = stack.get("/data", key=stack.key, params={"symbol": "btc", "page_size": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"request_id", "api_latency_ms", "data", "total", "page", "page_size", "next_cursor"}
+    assert body["total"] == 2991 and body["page"] == 1 and body["page_size"] == 5
+    assert [row["symbol"] for row in body["data"]] == ["BTC"] * 5
+    assert body["data"][0]["observed_at"] == "2024-07-06T23:59:00Z"
+    stamps = [row["observed_at"] for row in body["data"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert set(body["data"][0]) == {"asset_id", "symbol", "name", "source", "source_id", "price_usd", "market_cap_usd",
+                                    "volume_24h_usd", "rank", "observed_at", "ingested_at"}
+    assert r.headers["x-request-id"] == body["request_id"] and len(body["request_id"]) == 32
+
+
+def test_numbers_keep_every_digit(stack):
+    stored = stack.psql("SELECT price_usd::text, market_cap_usd::text FROM market_records WHERE source_id = 'bitcoin' "
+                        "ORDER BY observed_at DESC LIMIT 1")[0]
+    r = stack.get("/data", params={"symbol": "BTC", "page_size": 1})
+    raw = r.text
+    assert f'"price_usd":{stored[0]}' in raw.replace(" ", "") and f'"market_cap_usd":{stored[1]}' in raw.replace(" ", "")
+
+
+def test_missing_or_unknown_key_is_json_401(stack):
+    for key in (None, "not-a-key"):
+        r = stack.get("/data", key=key)
+        err = error_of(r, 401)
+        assert err["code"] == "unauthorized"
+        assert r.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_health_needs_no_key(stack):
+    r = stack.get("/health", key=None)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "healthy" and body["database"]["status"] == "healthy"
+    assert body["etl"]["csv"]["last_run_status"] == "succeeded"
+    assert isinstance(body["api_latency_ms"], float)
+
+
+@pytest.mark.parametrize("query,name", [
+    ("page_size=0", "page_size"), ("page_size=501", "page_size"), ("page=abc", "page"), ("page=-2", "page"),
+    ("limit=0", "limit"), ("offset=-1", "offset"), ("source=nyse", "source"), ("since=2024-99-01", "since"),
+    ("until=tomorrow", "until"), ("since=2024-02-01&until=2024-01-01", "since"), ("cursor=%%%", "cursor"),
+    ("cursor=bm9wZQ", "cursor"), ("page=1&limit=5", "page"), ("page=1&page=2", "page"), ("symbol=%FF", "symbol"),
+    ("symbol=a%00b", "symbol"), ("asset_id=1.5", "asset_id"),
+])
+def test_bad_parameters_are_400_naming_the_parameter(stack, query, name):
+    err = error_of(stack.get("/data?" + query), 400)
+    assert err["message"].startswith(name + ":"), err
+
+
+def test_overlong_symbol_is_400(stack):
+    assert error_of(stack.get("/data", params={"symbol": "X" * 33}), 400)["message"].startswith("symbol:")
+
+
+def test_unknown_parameter(stack):
+    err = error_of(stack.get("/data?colour=red"), 400)
+    assert err["code"] == "unknown_parameter" and "colour" in err["message"]
+
+
+@pytest.mark.parametrize("symbol", ["' OR '1'='1", "%", "_", "\\", "BTC';DROP TABLE x;--", "ß∂ƒ"])
+def test_hostile_strings_are_matched_literally(stack, symbol):
+    r = stack.get("/data", params={"symbol": symbol})
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 0
+
+
+def test_pages_are_disjoint_and_ordered(stack):
+    first = stack.get("/data", params={"page": 1, "page_size": 100}).json()
+    second = stack.get("/data", params={"page": 2, "page_size": 100}).json()
+    total = int(stack.psql("SELECT count(*) FROM market_records")[0][0])
+    assert first["total"] == second["total"] == total
+    key = lambda row: (row["source"], row["source_id"], row["observed_at"])
+    assert not set(map(key, first["data"])) & set(map(key, second["data"]))
+    rows = first["data"] + second["data"]
+    order = [(-datetime.datetime.fromisoformat(r["observed_at"].replace("Z", "+00:00")).timestamp(), r["source"], r["source_id"])
+             for r in rows]
+    assert order == sorted(order)
+    by_offset = stack.get("/data", params={"limit": 100, "offset": 100}).json()
+    assert by_offset["data"] == second["data"] and by_offset["limit"] == 100 and by_offset["offset"] == 100
+    assert "page" not in by_offset
+
+
+def test_filters(stack):
+    eth = stack.get("/data", params={"symbol": "eth", "page_size": 1}).json()["data"][0]
+    by_asset = stack.get("/data", params={"asset_id": eth["asset_id"], "page_size": 500}).json()
+    assert by_asset["total"] == 2160 and {r["symbol"] for r in by_asset["data"]} == {"ETH"}
+    window = stack.get("/data", params={"symbol": "ETH", "since": "2021-01-01", "until": "2021-01-08T23:59:00Z"}).json()
+    assert [r["observed_at"] for r in window["data"]] == [f"2021-01-0{d}T23:59:00Z" for d in range(7, 0, -1)]
+    assert stack.get("/data", params={"source": "coingecko"}).json()["total"] == 0
+    assert stack.get("/data", params={"source": "csv"}).json()["total"] == 17061
+
+
+def test_cursor_walk_visits_every_row_once(stack):
+    seen = []
+    params = {"symbol": "BNB", "page_size": 500}
+    while True:
+        body = stack.get("/data", params=params).json()
+        seen += [(r["source_id"], r["observed_at"]) for r in body["data"]]
+        if body["next_cursor"] is None:
+            break
+        params = {"symbol": "BNB", "page_size": 500, "cursor": body["next_cursor"]}
+    assert len(seen) == len(set(seen)) == 1442
+
+
+def test_post_is_405_and_unknown_path_404(stack):
+    r = stack.http.post(stack.https + "/data", headers={"x-api-key": stack.bench_key}, timeout=5, verify=stack.cert)
+    assert error_of(r, 405)["code"] == "method_not_allowed"
+    assert error_of(stack.get("/nowhere"), 404)["code"] == "not_found"
+
+
+def test_stats_and_runs(stack):
+    stats = stack.get("/stats").json()
+    assert stats["records_total"] == 17061
+    assert stats["sources"]["csv"]["records"] == 17061
+    assert stats["sources"]["csv"]["failed_runs"] == 0
+    assert len(stats["sources"]["csv"]["checkpoints"]) == 7
+    runs = stack.get("/runs", params={"limit": 1, "source": "csv"}).json()
+    assert runs["data"][0]["source"] == "csv" and runs["data"][0]["status"] == "succeeded"
+
+
+def test_api_role_cannot_write(stack):
+    result = stack.psql("INSERT INTO assets (symbol, name) VALUES ('X', 'x')", url=stack.api_url, check=False)
+    assert result.returncode != 0
+    assert "permission denied" in result.stderr or "read-only" in result.stderr
+    assert stack.psql("SELECT count(*) FROM assets", url=stack.api_url) == [["7"]]
