@@ -28,7 +28,7 @@ deps:
 
 venv: deps
 	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
-	@$(PYTHON) -c 'import pytest, requests' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests
+	@$(PYTHON) -c 'import pytest, requests, jsonschema' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema
 
 build: deps
 	swift build -c release
@@ -55,7 +55,7 @@ clean: down
 
 unit:
 	swift build --build-tests
-	swift test --skip-build
+	swift test --skip-build --disable-swift-testing
 
 integration: build venv
 	BIN_DIR=$(CURDIR)/.build/release $(PYTHON) -m pytest -q -p no:cacheprovider Tests/integration

@@ -184,13 +184,11 @@ public struct DataQuery: Sendable, Equatable {
             SELECT v.version::text,
               (CASE WHEN v.version = \(version)::bigint THEN \(total)::bigint
                     ELSE (SELECT count(*) FROM market_records m \(countWhere)) END)::text,
-              (SELECT coalesce(json_agg(json_build_object(
-                  'asset_id', p.asset_id, 'symbol', p.symbol, 'name', p.name, 'source', p.source,
-                  'source_id', p.source_id, 'price_usd', p.price_usd, 'market_cap_usd', p.market_cap_usd,
-                  'volume_24h_usd', p.volume_24h_usd, 'rank', p.rank,
-                  'observed_at', rfc3339(p.observed_at),
-                  'ingested_at', rfc3339(p.ingested_at))
-                ORDER BY p.rn), '[]')::text FROM page p WHERE p.rn <= \(limit)::int),
+              (SELECT '[' || coalesce(string_agg(r.j, ',' ORDER BY r.rn), '') || ']'
+               FROM (SELECT p.rn, row_to_json((SELECT x FROM (SELECT p.asset_id, p.symbol, p.name, p.source, p.source_id,
+                              p.price_usd, p.market_cap_usd, p.volume_24h_usd, p.rank,
+                              rfc3339(p.observed_at) AS observed_at, rfc3339(p.ingested_at) AS ingested_at) x))::text AS j
+                     FROM page p WHERE p.rn <= \(limit)::int) r),
               (SELECT (extract(epoch FROM p.observed_at) * 1000000)::bigint::text || '|' || p.source || '|' || p.source_id
                FROM page p WHERE p.rn = \(limit)::int AND EXISTS (SELECT 1 FROM page q WHERE q.rn > \(limit)::int))
             FROM v

@@ -46,6 +46,8 @@ public struct Router: Sendable {
             case "/stats":
                 _ = try QueryParameters(request.query, allowed: [])
                 body = try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed)
+            case "/compare-runs":
+                body = try CompareRuns.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed)
             case "/runs":
                 body = try Runs.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed)
             default:
@@ -70,7 +72,7 @@ public struct Router: Sendable {
     }
 
     /// The paths this responder serves (others are 404).
-    static let paths: Set<String> = ["/health", "/data", "/stats", "/runs"]
+    static let paths: Set<String> = ["/health", "/data", "/stats", "/runs", "/compare-runs"]
 }
 
 /// The head of a JSON success body: `{"request_id":…,"api_latency_ms":…,` — the caller appends fields.

@@ -15,6 +15,10 @@ struct CSVIngest {
     let batchSize: Int
 
     func run(_ context: RunContext) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw IngestError("CSV_SOURCE_DIR \(directory.debugDescription) does not exist or is not a directory")
+        }
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".csv") }.sorted()
         guard !files.isEmpty else {
