@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STACK := scripts/stack.sh
 
-.PHONY: help deps venv build up down etl status clean test unit integration
+.PHONY: help deps venv build up down etl status clean test unit integration bench
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
@@ -21,6 +21,7 @@ help:
 	@echo "make etl     run one ETL pass against the local stack"
 	@echo "make status  show the ETL's sources, runs and checkpoints"
 	@echo "make test    build and run every test (own PostgreSQL, nginx and responders in a temporary directory)"
+	@echo "make bench   wrk against the running stack, next to a static file of the same size"
 	@echo "make clean   stop and remove .run/ (all local data)"
 
 deps:
@@ -28,7 +29,7 @@ deps:
 
 venv: deps
 	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
-	@$(PYTHON) -c 'import pytest, requests, jsonschema' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema
+	@$(PYTHON) -c 'import pytest, requests, jsonschema, schemathesis' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema schemathesis
 
 build: deps
 	swift build -c release
@@ -49,6 +50,9 @@ etl:
 
 status:
 	@. <($(STACK) env) && DATABASE_URL=$$ETL_DATABASE_URL PGPASSFILE=$$PGPASSFILE .build/release/kasparro-etl status
+
+bench: up
+	python3 scripts/bench.py
 
 clean: down
 	rm -rf .run

@@ -9,6 +9,7 @@ BIN_DIR=${BIN_DIR:-$ROOT/.build/release}
 PG_PORT=${PG_PORT:-54329}
 HTTPS_PORT=${HTTPS_PORT:-8443}
 HTTP_PORT=${HTTP_PORT:-8080}
+BENCH_STATIC_PORT=${BENCH_STATIC_PORT:-$((HTTPS_PORT + 1))}
 RESPONDERS=${RESPONDERS:-2}
 RESPONDER_THREADS=${RESPONDER_THREADS:-32}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-8}
@@ -220,7 +221,9 @@ cmd_nginx_render() {
         ACCESS_LOG="$LOG_DIR/nginx-access.log" FASTCGI_PARAMS=/etc/nginx/fastcgi_params ERRORS_DIR="$ROOT/nginx/errors" \
         OPENAPI_FILE="$ROOT/docs/openapi.json"
     python3 "$ROOT/scripts/render.py" "$ROOT/nginx/nginx-standalone.conf.template" "$NGINX_DIR/nginx.conf" \
-        WORKERS="$NGINX_WORKERS" PREFIX="$NGINX_DIR" LOG_DIR="$LOG_DIR" USER_LINE="$user_line"
+        WORKERS="$NGINX_WORKERS" PREFIX="$NGINX_DIR" LOG_DIR="$LOG_DIR" USER_LINE="$user_line" \
+        BENCH_STATIC_PORT="$BENCH_STATIC_PORT"
+    mkdir -p "$NGINX_DIR/static"
 }
 
 nginx_cmd() { nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$LOG_DIR/nginx-error.log" "$@"; }
@@ -269,6 +272,8 @@ RUN_DIR=$RUN_DIR
 PG_PORT=$PG_PORT
 HTTPS_PORT=$HTTPS_PORT
 HTTP_PORT=$HTTP_PORT
+BENCH_STATIC_PORT=$BENCH_STATIC_PORT
+NGINX_DIR=$NGINX_DIR
 PGPASSFILE=$PGPASSFILE
 ETL_DATABASE_URL=$ETL_URL
 API_DATABASE_URL=$API_URL

@@ -1,34 +1,97 @@
-// Renders a /data page: one statement, PostgreSQL builds the records' JSON, totals cached per data version.
+// Renders a /data page from one statement's rows; totals cached per responder thread by data version.
+import MarketData
 import Store
 import Telemetry
 
 enum DataPage {
-    static func render(_ query: DataQuery, session: ReadSession, requestID: String, elapsed: () -> Double) throws(APIError) -> String {
-        let key = query.filterKey
-        let known = session.totals[key]
-        let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0)
-        let row = try session.run { connection in
-            try connection.queryPrepared(statement.name, statement.sql, statement.params).rows[0]
-        }
-        guard let version = Int64(row[0] ?? ""), let total = Int64(row[1] ?? ""), let data = row[2] else {
-            throw APIError.internalError
-        }
-        session.totals[key] = (version, total)
-        var body = ",\"data\":"
-        body.reserveCapacity(data.utf8.count + 256)
-        body += data + ",\"total\":\(total)"
-        switch query.paging {
-        case .page(let number, let size): body += ",\"page\":\(number),\"page_size\":\(size)"
-        case .offset(let limit, let offset): body += ",\"limit\":\(limit),\"offset\":\(offset)"
-        case .cursor(_, let size): body += ",\"page_size\":\(size)"
-        }
-        body += ",\"next_cursor\":" + (row[3].flatMap(cursor).map { jsonString($0.encoded) } ?? "null") + "}"
-        return envelope(requestID: requestID, latencyMS: elapsed()) + body
+    // Column positions of `DataQuery.statement`.
+    private enum Column {
+        static let version = 0, total = 1, assetID = 2, symbol = 3, name = 4, source = 5, sourceID = 6
+        static let price = 7, marketCap = 8, volume = 9, rank = 10, observedAt = 11, ingestedAt = 12
     }
 
-    private static func cursor(_ raw: String) -> DataQuery.Cursor? {
-        let parts = raw.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let micros = Int64(parts[0]) else { return nil }
-        return DataQuery.Cursor(observedAt: .init(microseconds: micros), source: String(parts[1]), sourceID: String(parts[2]))
+    static let versionSQL = "SELECT version FROM data_version"
+
+    static func render(_ query: DataQuery, session: ReadSession, cache: PageCache, requestID: String,
+                       elapsed: () -> Double) throws(APIError) -> [UInt8] {
+        let key = query.cacheKey
+        let tail: [UInt8] = try session.run { connection in
+            let current = try connection.withPreparedRows("data_version", versionSQL, []) { rows in
+                rows.string(0, 0).flatMap(Int64.init) ?? -1
+            }
+            if let hit = cache.page(key, version: current) { return hit.tail }
+            let known = cache.total(query.filterKey)
+            let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0)
+            let page = try connection.withPreparedRows(statement.name, statement.sql, statement.params) { rows in
+                try write(rows, size: query.pageSize)
+            }
+            let tail = renderTail(query, page)
+            cache.storeTotal(query.filterKey, version: page.version, total: page.total)
+            cache.store(key, PageCache.Entry(version: page.version, tail: tail, total: page.total))
+            return tail
+        }
+        var out = JSONWriter(capacity: tail.count + 128)
+        out.raw(envelope(requestID: requestID, latencyMS: elapsed()))
+        out.raw(tail)
+        return out.bytes
+    }
+
+    private static func renderTail(_ query: DataQuery, _ page: Page) -> [UInt8] {
+        var out = JSONWriter(capacity: page.json.bytes.count + 200)
+        out.raw(",\"data\":")
+        out.raw(page.json)
+        out.raw(",\"total\":\(page.total)")
+        switch query.paging {
+        case .page(let number, let size): out.raw(",\"page\":\(number),\"page_size\":\(size)")
+        case .offset(let limit, let offset): out.raw(",\"limit\":\(limit),\"offset\":\(offset)")
+        case .cursor(_, let size): out.raw(",\"page_size\":\(size)")
+        }
+        out.raw(",\"next_cursor\":" + (page.next.map { jsonString($0.encoded) } ?? "null") + "}")
+        return out.bytes
+    }
+
+    private struct Page {
+        var version: Int64
+        var total: Int64
+        var json: JSONWriter
+        var next: DataQuery.Cursor?
+    }
+
+    /// Writes the records as a JSON array; NUMERIC text is already a valid JSON number (PostgreSQL
+    /// never prints an exponent for numeric), so values are copied digit for digit.
+    private static func write(_ rows: RowView, size: Int) throws(APIError) -> Page {
+        guard rows.count > 0, let version = rows.string(0, Column.version).flatMap(Int64.init),
+              let total = rows.string(0, Column.total).flatMap(Int64.init) else {
+            throw APIError.internalError
+        }
+        var json = JSONWriter(capacity: min(rows.count, size) * 300 + 2)
+        json.raw("[")
+        var written = 0
+        for row in 0..<rows.count where !rows.isNull(row, Column.sourceID) && written < size {
+            if written > 0 { json.raw(",") }
+            written += 1
+            json.raw("{\"asset_id\":"); json.raw(rows.bytes(row, Column.assetID))
+            json.raw(",\"symbol\":"); json.string(rows.bytes(row, Column.symbol))
+            json.raw(",\"name\":"); json.string(rows.bytes(row, Column.name))
+            json.raw(",\"source\":"); json.string(rows.bytes(row, Column.source))
+            json.raw(",\"source_id\":"); json.string(rows.bytes(row, Column.sourceID))
+            for (field, column) in [(",\"price_usd\":" as StaticString, Column.price), (",\"market_cap_usd\":", Column.marketCap),
+                                    (",\"volume_24h_usd\":", Column.volume), (",\"rank\":", Column.rank)] {
+                json.raw(field)
+                if rows.isNull(row, column) { json.raw("null") } else { json.raw(rows.bytes(row, column)) }
+            }
+            json.raw(",\"observed_at\":"); json.timestamp(rows.bytes(row, Column.observedAt))
+            json.raw(",\"ingested_at\":"); json.timestamp(rows.bytes(row, Column.ingestedAt))
+            json.raw("}")
+        }
+        json.raw("]")
+        var next: DataQuery.Cursor?
+        // One row beyond the page means another page follows: the cursor names the page's last row.
+        if rows.count > size, !rows.isNull(size, Column.sourceID), let observed = rows.string(size - 1, Column.observedAt),
+           let at = Timestamp.parsePostgres(observed) {
+            next = DataQuery.Cursor(observedAt: at, source: rows.string(size - 1, Column.source) ?? "",
+                                    sourceID: rows.string(size - 1, Column.sourceID) ?? "")
+        }
+        return Page(version: version, total: total, json: json, next: next)
     }
 }

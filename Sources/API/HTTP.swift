@@ -31,18 +31,27 @@ public struct Response: Sendable {
     /// Header fields besides Content-Type, Content-Length and X-Request-ID.
     public var headers: [(String, String)]
     /// The body bytes (UTF-8 JSON).
-    public var body: String
+    public var body: [UInt8]
     /// Content type of the body.
     public var contentType: String
 
-    /// Creates a JSON response.
+    /// Creates a JSON response from text.
     public init(status: Int, body: String, headers: [(String, String)] = [],
                 contentType: String = "application/json; charset=utf-8") {
+        self.init(status: status, bytes: Array(body.utf8), headers: headers, contentType: contentType)
+    }
+
+    /// Creates a response from bytes already encoded.
+    public init(status: Int, bytes: [UInt8], headers: [(String, String)] = [],
+                contentType: String = "application/json; charset=utf-8") {
         self.status = status
-        self.body = body
+        self.body = bytes
         self.headers = headers
         self.contentType = contentType
     }
+
+    /// The body as text.
+    public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 /// An error answered to the client as `{"error": {"code", "message"}, "request_id", "api_latency_ms"}`.

@@ -11,8 +11,6 @@ public final class ReadSession {
     private let conninfo: String
     private let logger: Logger
     private var connection: Connection?
-    /// Per-filter `(data version, total)` cache for `/data`; valid only while the version matches.
-    var totals: [String: (version: Int64, total: Int64)] = [:]
 
     /// Creates a session for `conninfo` (no connection is made yet).
     public init(conninfo: String, logger: Logger) {
@@ -48,8 +46,7 @@ public final class ReadSession {
     private func current() throws(DatabaseError) -> Connection {
         if let connection, connection.isHealthy { return connection }
         connection = nil
-        totals.removeAll()
-        let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api", statementTimeoutMS: 5000)
+        let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api", statementTimeoutMS: 5000, genericPlans: true)
         connection = fresh
         return fresh
     }

@@ -15,6 +15,7 @@ public struct Router: Sendable {
 
     private let settings: Settings
     private let logger: Logger
+    private let cache = PageCache()
 
     /// Creates the router.
     public init(settings: Settings = Settings(), logger: Logger = Logger(label: "kasparro-api")) {
@@ -32,7 +33,7 @@ public struct Router: Sendable {
                 if Router.paths.contains(request.path) { throw APIError.methodNotAllowed(request.method) }
                 throw APIError.notFound(request.path)
             }
-            let body: String
+            let body: [UInt8]
             switch request.path {
             case "/health":
                 let health = Health(settings: settings)
@@ -42,18 +43,18 @@ public struct Router: Sendable {
                 return finish(response, request)
             case "/data":
                 let query = try DataQuery(query: request.query)
-                body = try DataPage.render(query, session: session, requestID: request.requestID, elapsed: elapsed)
+                body = try DataPage.render(query, session: session, cache: cache, requestID: request.requestID, elapsed: elapsed)
             case "/stats":
                 _ = try QueryParameters(request.query, allowed: [])
-                body = try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed)
+                body = Array(try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed).utf8)
             case "/compare-runs":
-                body = try CompareRuns.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed)
+                body = Array(try CompareRuns.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed).utf8)
             case "/runs":
-                body = try Runs.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed)
+                body = Array(try Runs.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed).utf8)
             default:
                 throw APIError.notFound(request.path)
             }
-            response = Response(status: 200, body: body)
+            response = Response(status: 200, bytes: body)
         } catch let error as APIError {
             response = error.response(requestID: request.requestID, latencyMS: elapsed())
         } catch {
@@ -67,7 +68,7 @@ public struct Router: Sendable {
         var response = response
         response.headers.append(("Cache-Control", "no-store"))
         response.headers.append(("X-Request-ID", request.requestID))
-        if request.method == "HEAD" { response.body = "" }
+        if request.method == "HEAD" { response.body = [] }
         return response
     }
 

@@ -148,14 +148,15 @@ public final class Server: Sendable {
     private func write(_ response: Response, to request: UnsafeMutablePointer<FCGX_Request>) {
         var head = "Status: \(response.status) \(Server.reason(response.status))\r\n"
         head += "Content-Type: \(response.contentType)\r\n"
-        head += "Content-Length: \(response.body.utf8.count)\r\n"
+        head += "Content-Length: \(response.body.count)\r\n"
         for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
-        var out = head + response.body
-        out.withUTF8 { bytes in
-            _ = bytes.withMemoryRebound(to: CChar.self) { chars in
-                FCGX_PutStr(chars.baseAddress, Int32(chars.count), request.pointee.out)
-            }
+        var head8 = head
+        head8.withUTF8 { bytes in
+            _ = bytes.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out) }
+        }
+        response.body.withUnsafeBufferPointer { bytes in
+            _ = bytes.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out) }
         }
     }
 

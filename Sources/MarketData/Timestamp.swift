@@ -135,3 +135,14 @@ private func pad(_ value: Int, _ width: Int) -> String {
     let text = String(value)
     return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
 }
+
+extension Timestamp {
+    /// Parses PostgreSQL's text output of `timestamptz` in a UTC session:
+    /// `2024-07-06 23:59:00+00` or `2026-11-23 12:26:54.385471+00`.
+    public static func parsePostgres(_ text: some StringProtocol) -> Timestamp? {
+        var value = String(text)
+        guard value.hasSuffix("+00") else { return nil }
+        value.removeLast(3)
+        return parseFilter(value + "Z")
+    }
+}

@@ -9,16 +9,24 @@ public final class Connection {
     private let conninfo: String
     private let applicationName: String
     private let statementTimeoutMS: Int
+    private let genericPlans: Bool
 
     /// Connects with a libpq conninfo string or URI (`DATABASE_URL`).
     ///
     /// `connect_timeout` defaults to 3 seconds and the session time zone is UTC.
-    public init(conninfo: String, applicationName: String, statementTimeoutMS: Int = 0) throws(DatabaseError) {
+    ///
+    /// `generic plans` makes prepared statements keep one plan (`plan_cache_mode`): the API's
+    /// statements are shaped so one plan fits every value, and re-planning each execution was
+    /// the largest cost measured on the `/data` path.
+    public init(conninfo: String, applicationName: String, statementTimeoutMS: Int = 0,
+                genericPlans: Bool = false) throws(DatabaseError) {
         self.conninfo = conninfo
         self.applicationName = applicationName
         self.statementTimeoutMS = statementTimeoutMS
+        self.genericPlans = genericPlans
         let keys = ["connect_timeout", "application_name", "dbname", "options"]
-        let values = ["3", applicationName, conninfo, "-c TimeZone=UTC -c statement_timeout=\(statementTimeoutMS)"]
+        let values = ["3", applicationName, conninfo, "-c TimeZone=UTC -c statement_timeout=\(statementTimeoutMS)"
+                      + (genericPlans ? " -c plan_cache_mode=force_generic_plan" : "")]
         handle = withCStringArray(keys) { k in withCStringArray(values) { v in PQconnectdbParams(k, v, 1) } }
         guard let handle, PQstatus(handle) == CONNECTION_OK else {
             let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
@@ -50,15 +58,29 @@ public final class Connection {
     @discardableResult
     public func queryPrepared(_ name: String, _ sql: String, _ params: [String?] = []) throws(DatabaseError) -> QueryResult {
         let handle = try liveHandle()
+        return try QueryResult(try execPrepared(handle, name, sql, params), connection: handle)
+    }
+
+    /// Runs a named prepared statement and hands its rows to `body` without copying them into
+    /// Swift strings (for hot paths that write the bytes straight into a response).
+    public func withPreparedRows<T>(_ name: String, _ sql: String, _ params: [String?],
+                                    _ body: (RowView) throws -> T) throws -> T {
+        let handle = try liveHandle()
+        let result = try QueryResult.check(try execPrepared(handle, name, sql, params), connection: handle)
+        defer { PQclear(result) }
+        return try body(RowView(result: result))
+    }
+
+    /// Prepares `name` on first use on this connection, then executes it; the caller checks the result.
+    private func execPrepared(_ handle: OpaquePointer, _ name: String, _ sql: String, _ params: [String?]) throws(DatabaseError) -> OpaquePointer? {
         try checkParams(params)
         if !prepared.contains(name) {
             _ = try QueryResult(PQprepare(handle, name, sql, Int32(params.count), nil), connection: handle)
             prepared.insert(name)
         }
-        let result = withCStringArray(params) { values in
+        return withCStringArray(params) { values in
             PQexecPrepared(handle, name, Int32(params.count), values, nil, nil, 0)
         }
-        return try QueryResult(result, connection: handle)
     }
 
     /// Runs statements without parameters (several may be separated by `;`).
@@ -85,7 +107,7 @@ public final class Connection {
         if let handle { PQfinish(handle) }
         handle = nil
         prepared.removeAll()
-        let fresh = try Connection(conninfo: conninfo, applicationName: applicationName, statementTimeoutMS: statementTimeoutMS)
+        let fresh = try Connection(conninfo: conninfo, applicationName: applicationName, statementTimeoutMS: statementTimeoutMS, genericPlans: genericPlans)
         swap(&handle, &fresh.handle)
     }
 
@@ -112,18 +134,25 @@ public struct QueryResult: Sendable {
     /// Rows affected, for INSERT/UPDATE/DELETE.
     public let affectedRows: Int
 
-    init(_ result: OpaquePointer?, connection: OpaquePointer) throws(DatabaseError) {
+    /// Returns `result` when it succeeded; otherwise clears it and throws the server's error.
+    static func check(_ result: OpaquePointer?, connection: OpaquePointer) throws(DatabaseError) -> OpaquePointer {
         guard let result else {
             throw DatabaseError(.connection, detail: String(cString: PQerrorMessage(connection)).trimmingCharacters())
         }
-        defer { PQclear(result) }
         let status = PQresultStatus(result)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
             let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters()
             let lost = PQstatus(connection) != CONNECTION_OK || status == PGRES_FATAL_ERROR && state == nil
+            PQclear(result)
             throw DatabaseError(lost ? .connection : .statement, sqlState: state, detail: message)
         }
+        return result
+    }
+
+    init(_ raw: OpaquePointer?, connection: OpaquePointer) throws(DatabaseError) {
+        let result = try QueryResult.check(raw, connection: connection)
+        defer { PQclear(result) }
         let columnCount = PQnfields(result)
         let rowCount = PQntuples(result)
         columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
@@ -140,6 +169,29 @@ public struct QueryResult: Sendable {
 
     /// The first row's first value, if any.
     public var scalar: String? { rows.first?.first ?? nil }
+}
+
+/// A read-only view of a result's rows, valid only inside `withPreparedRows`.
+public struct RowView {
+    fileprivate let result: OpaquePointer
+
+    /// Number of rows.
+    public var count: Int { Int(PQntuples(result)) }
+
+    /// Whether the value is SQL NULL.
+    public func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(result, Int32(row), Int32(column)) == 1 }
+
+    /// The value's text bytes (empty for NULL), without copying.
+    public func bytes(_ row: Int, _ column: Int) -> UnsafeBufferPointer<UInt8> {
+        let length = Int(PQgetlength(result, Int32(row), Int32(column)))
+        let start = UnsafeRawPointer(PQgetvalue(result, Int32(row), Int32(column))!).assumingMemoryBound(to: UInt8.self)
+        return UnsafeBufferPointer(start: start, count: length)
+    }
+
+    /// The value as a String, or nil for NULL.
+    public func string(_ row: Int, _ column: Int) -> String? {
+        isNull(row, column) ? nil : String(decoding: bytes(row, column), as: UTF8.self)
+    }
 }
 
 /// Passes Swift strings to C as a NULL-terminated-string array for the duration of `body`.

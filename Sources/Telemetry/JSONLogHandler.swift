@@ -76,6 +76,10 @@ public struct JSONLogHandler: LogHandler {
 
 /// A JSON string literal for `text`, escaping quotes, backslashes and control characters.
 public func jsonString(_ text: String) -> String {
+    // Fast path: printable ASCII without quote or backslash needs no escaping.
+    if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+        return "\"" + text + "\""
+    }
     var out = "\""
     out.reserveCapacity(text.utf8.count + 2)
     for scalar in text.unicodeScalars {

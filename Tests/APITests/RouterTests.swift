@@ -11,7 +11,7 @@ final class RouterTests: XCTestCase {
     let router = Router()
 
     private func json(_ response: Response) throws -> [String: Any] {
-        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
     }
 
     func testUnknownPathIs404JSON() throws {
@@ -40,7 +40,7 @@ final class RouterTests: XCTestCase {
     func testUnreachableDatabaseIs503WithoutDetail() throws {
         let response = router.handle(Request(method: "GET", path: "/data", requestID: "r4"), session: session)
         XCTAssertEqual(response.status, 503)
-        XCTAssertFalse(response.body.lowercased().contains("connection refused"))
+        XCTAssertFalse(response.text.lowercased().contains("connection refused"))
         let health = router.handle(Request(method: "GET", path: "/health", requestID: "r5"), session: session)
         XCTAssertEqual(health.status, 503)
         XCTAssertEqual(try json(health)["status"] as? String, "unhealthy")

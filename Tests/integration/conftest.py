@@ -38,6 +38,7 @@ class Stack:
             "PG_PORT": str(free_port()),
             "HTTPS_PORT": str(free_port()),
             "HTTP_PORT": str(free_port()),
+            "BENCH_STATIC_PORT": str(free_port()),
             "BIN_DIR": os.environ.get("BIN_DIR", str(ROOT / ".build" / "release")),
             "CSV_SOURCE_DIR": str(self.csv_dir),
             "RESPONDERS": "2",
