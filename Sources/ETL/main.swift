@@ -63,7 +63,7 @@ struct Run: ParsableCommand {
             logger.error("database unavailable", metadata: ["error": "\(error.debugDescription)"])
             throw ExitCode(Pipeline.exitFatal)
         }
-        let chosen = sources.isEmpty ? [Source.csv] : sources
+        let chosen = sources.isEmpty ? [Source.csv, .coinpaprika, .coingecko] : sources
         let outcomes = pipeline.run(sources: chosen)
         for outcome in outcomes {
             let counts = outcome.counts

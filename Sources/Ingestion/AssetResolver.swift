@@ -4,16 +4,16 @@ import Store
 
 /// Resolves `(source, source_id)` to an `asset_id`, with the rules of `Identity`.
 ///
-/// Known mappings and candidates are loaded once per run. Changes made inside a batch's
-/// transaction become visible to later batches only after `commit()`, so a rolled-back batch
-/// leaves nothing behind in memory either.
+/// Known mappings and candidates are loaded once per run and indexed by symbol. A batch's new
+/// assets and mappings are written with three statements, and become visible to later batches
+/// only after `commit()`, so a rolled-back batch leaves nothing behind in memory either.
 final class AssetResolver {
     private struct Key: Hashable { let source: Source; let sourceID: String }
 
     private var mapped: [Key: Int64] = [:]
     private var candidates: [Int64: AssetCandidate] = [:]
-    private var pendingMapped: [Key: Int64] = [:]
-    private var pendingCandidates: [Int64: AssetCandidate] = [:]
+    private var bySymbol: [String: [Int64]] = [:]
+    private var pending: (mapped: [Key: Int64], candidates: [AssetCandidate]) = ([:], [])
 
     /// Loads every asset and mapping.
     init(connection: Connection) throws {
@@ -24,51 +24,94 @@ final class AssetResolver {
         for row in rows {
             guard let source = Source(rawValue: row[0]!), let id = Int64(row[2]!) else { continue }
             mapped[Key(source: source, sourceID: row[1]!)] = id
-            var candidate = candidates[id] ?? AssetCandidate(assetID: id, symbol: row[3]!, keys: [], names: [])
-            candidate.keys.formUnion(Identity.keys(source: source, sourceID: row[1]!, symbol: row[3]!, name: row[4]!))
-            candidate.names.insert(Identity.compact(row[4]!))
-            candidates[id] = candidate
+            add(to: id, symbol: row[3]!, source: source, sourceID: row[1]!, name: row[4]!)
         }
     }
 
-    /// The asset for one record, creating the asset and/or mapping within the open transaction.
-    func assetID(for record: MarketRecord, connection: Connection) throws -> Int64 {
-        let key = Key(source: record.source, sourceID: record.sourceID)
-        if let id = pendingMapped[key] ?? mapped[key] { return id }
-        let symbol = record.symbol.uppercased()
-        let pool = candidates.merging(pendingCandidates) { _, new in new }.values.filter { $0.symbol == symbol }
-        let match = Identity.match(source: record.source, sourceID: record.sourceID, symbol: symbol,
-                                   name: record.name, candidates: Array(pool))
-        let id: Int64
-        if let existing = match.assetID {
-            id = existing
-        } else {
-            id = Int64(try connection.query("INSERT INTO assets (symbol, name) VALUES ($1, $2) RETURNING asset_id",
-                                            [symbol, record.name]).scalar!)!
+    /// The asset of every record, in order; new assets and mappings are inserted in the open transaction.
+    func assetIDs(for records: [MarketRecord], connection: Connection) throws -> [Int64] {
+        // Each coin not mapped yet, once (a CSV batch holds many days of one coin).
+        var unmapped: [Key: MarketRecord] = [:]
+        var order: [Key] = []
+        for record in records {
+            let key = Key(source: record.source, sourceID: record.sourceID)
+            if mapped[key] == nil && unmapped[key] == nil {
+                unmapped[key] = record
+                order.append(key)
+            }
+        }
+        if !order.isEmpty { try resolve(order.map { unmapped[$0]! }, connection: connection) }
+        return records.map { mapped[Key(source: $0.source, sourceID: $0.sourceID)] ?? pending.mapped[Key(source: $0.source, sourceID: $0.sourceID)]! }
+    }
+
+    /// Matches new coins against known assets, then writes new assets and all mappings with one
+    /// statement each. New coins of one batch never match each other: they share a source.
+    private func resolve(_ coins: [MarketRecord], connection: Connection) throws {
+        let matches = coins.map { coin in
+            let symbol = coin.symbol.uppercased()
+            let pool = (bySymbol[symbol] ?? []).compactMap { candidates[$0] }
+            return Identity.match(source: coin.source, sourceID: coin.sourceID, symbol: symbol, name: coin.name, candidates: pool)
+        }
+        var ids = matches.map(\.assetID)
+        let needNew = ids.indices.filter { ids[$0] == nil }
+        if !needNew.isEmpty {
+            // Ids drawn from the sequence first, so one insert creates every new asset.
+            let fresh = try connection.query(
+                "SELECT nextval(pg_get_serial_sequence('assets', 'asset_id')) FROM generate_series(1, $1::int)",
+                [String(needNew.count)]).rows.map { Int64($0[0]!)! }
+            for (index, id) in zip(needNew, fresh) { ids[index] = id }
+            try connection.query("""
+                INSERT INTO assets (asset_id, symbol, name) OVERRIDING SYSTEM VALUE
+                SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])
+                """, [sqlArrayLiteral(needNew.map { String(ids[$0]!) }),
+                      sqlArrayLiteral(needNew.map { coins[$0].symbol.uppercased() }),
+                      sqlArrayLiteral(needNew.map { coins[$0].name })])
         }
         try connection.query("""
             INSERT INTO asset_sources (source, source_id, asset_id, symbol, name, match_method, match_confidence)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            """, [record.source.rawValue, record.sourceID, String(id), symbol, record.name, match.method,
-                  String(match.confidence)])
-        var candidate = pendingCandidates[id] ?? candidates[id] ?? AssetCandidate(assetID: id, symbol: symbol, keys: [], names: [])
-        candidate.keys.formUnion(Identity.keys(source: record.source, sourceID: record.sourceID, symbol: symbol, name: record.name))
-        candidate.names.insert(Identity.compact(record.name))
-        pendingCandidates[id] = candidate
-        pendingMapped[key] = id
-        return id
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::numeric[])
+            """, [sqlArrayLiteral(coins.map(\.source.rawValue)), sqlArrayLiteral(coins.map(\.sourceID)),
+                  sqlArrayLiteral(ids.map { String($0!) }), sqlArrayLiteral(coins.map { $0.symbol.uppercased() }),
+                  sqlArrayLiteral(coins.map(\.name)), sqlArrayLiteral(matches.map(\.method)),
+                  sqlArrayLiteral(matches.map { String($0.confidence) })])
+        for (coin, id) in zip(coins, ids) {
+            pending.mapped[Key(source: coin.source, sourceID: coin.sourceID)] = id!
+            pending.candidates.append(AssetCandidate(
+                assetID: id!, symbol: coin.symbol.uppercased(),
+                keys: Identity.keys(source: coin.source, sourceID: coin.sourceID, symbol: coin.symbol, name: coin.name),
+                names: [Identity.compact(coin.name)], sources: [coin.source]))
+        }
     }
 
     /// Makes this batch's new assets and mappings permanent in memory (call after COMMIT).
     func commit() {
-        mapped.merge(pendingMapped) { _, new in new }
-        candidates.merge(pendingCandidates) { _, new in new }
+        mapped.merge(pending.mapped) { _, new in new }
+        for candidate in pending.candidates {
+            for source in candidate.sources {
+                add(to: candidate.assetID, symbol: candidate.symbol, source: source, keys: candidate.keys, names: candidate.names)
+            }
+        }
         rollback()
     }
 
     /// Forgets this batch's changes (call after ROLLBACK).
     func rollback() {
-        pendingMapped.removeAll()
-        pendingCandidates.removeAll()
+        pending = ([:], [])
+    }
+
+    private func add(to id: Int64, symbol: String, source: Source, sourceID: String, name: String) {
+        add(to: id, symbol: symbol, source: source,
+            keys: Identity.keys(source: source, sourceID: sourceID, symbol: symbol, name: name),
+            names: [Identity.compact(name)])
+    }
+
+    private func add(to id: Int64, symbol: String, source: Source, keys: Set<String>, names: Set<String>) {
+        if candidates[id] == nil {
+            candidates[id] = AssetCandidate(assetID: id, symbol: symbol, keys: [], names: [], sources: [])
+            bySymbol[symbol, default: []].append(id)
+        }
+        candidates[id]!.keys.formUnion(keys)
+        candidates[id]!.names.formUnion(names)
+        candidates[id]!.sources.insert(source)
     }
 }

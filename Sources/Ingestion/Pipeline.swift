@@ -89,8 +89,11 @@ public final class Pipeline {
             context = ctx
             switch source {
             case .csv: try CSVIngest(directory: config.csvDirectory, batchSize: config.batchSize).run(ctx)
-            case .coinpaprika, .coingecko:
-                throw IngestError("source \(source.rawValue) is not configured in this build")
+            case .coinpaprika:
+                try APIIngest(source: .coinpaprika, config: config.coinpaprika, maxPages: 1, batchSize: config.batchSize).run(ctx)
+            case .coingecko:
+                try APIIngest(source: .coingecko, config: config.coingecko, maxPages: config.coingeckoMaxPages,
+                              batchSize: config.batchSize).run(ctx)
             }
         } catch let error as DatabaseError {
             failure = error.isConnectionLoss ? "database unavailable" : "database error: \(error.sqlState ?? "unknown")"

@@ -43,6 +43,10 @@ final class RunContext {
     private let resolver: AssetResolver
     private let failAfter: Int?
     private(set) var counts = RunCounts()
+    /// HTTP requests retried during the run.
+    var retries = 0
+    /// Seconds spent waiting for the client-side rate limit.
+    var rateLimitWaitSeconds = 0.0
 
     init(source: Source, runID: Int64, connection: Connection, logger: Logger, failAfter: Int?, now: Timestamp) throws {
         self.source = source
@@ -108,11 +112,13 @@ final class RunContext {
         counts = batch
     }
 
-    private func upsert(_ records: [MarketRecord]) throws -> (inserted: Int, updated: Int) {
-        guard !records.isEmpty else { return (0, 0) }
-        var assetIDs: [String] = []
-        assetIDs.reserveCapacity(records.count)
-        for record in records { assetIDs.append(String(try resolver.assetID(for: record, connection: connection))) }
+    private func upsert(_ batch: [MarketRecord]) throws -> (inserted: Int, updated: Int) {
+        guard !batch.isEmpty else { return (0, 0) }
+        // One statement cannot touch a row twice: within a batch the last record of a key wins.
+        var lastIndex: [String: Int] = [:]
+        for (index, record) in batch.enumerated() { lastIndex[record.sourceID + "\u{0}" + record.observedAt.description] = index }
+        let records = lastIndex.count == batch.count ? batch : lastIndex.values.sorted().map { batch[$0] }
+        let assetIDs = try resolver.assetIDs(for: records, connection: connection).map { String($0) }
         let rows = try connection.queryPrepared("upsert_market_records", """
             INSERT INTO market_records AS m (source, source_id, observed_at, asset_id, symbol, name,
                                              price_usd, market_cap_usd, volume_24h_usd, rank, run_id)

@@ -20,13 +20,16 @@ public struct AssetCandidate: Sendable {
     public var keys: Set<String>
     /// Compacted display names of its mapped coins.
     public var names: Set<String>
+    /// Sources that already have a coin mapped to it.
+    public var sources: Set<Source>
 
     /// Creates a candidate.
-    public init(assetID: Int64, symbol: String, keys: Set<String>, names: Set<String>) {
+    public init(assetID: Int64, symbol: String, keys: Set<String>, names: Set<String>, sources: Set<Source> = []) {
         self.assetID = assetID
         self.symbol = symbol
         self.keys = keys
         self.names = names
+        self.sources = sources
     }
 }
 
@@ -35,7 +38,8 @@ public struct AssetCandidate: Sendable {
 /// A symbol alone never merges two coins (247 CoinPaprika symbols belong to several coins).
 /// A coin joins an asset only when the symbol agrees *and* a name key agrees: the display name
 /// (`Binance Coin` ~ `binancecoin`), the source id (`bitcoin`) or CoinPaprika's id without its
-/// symbol prefix (`btc-bitcoin` → `bitcoin`).
+/// symbol prefix (`btc-bitcoin` → `bitcoin`). Two ids of one source are two coins by that
+/// source's own account, so a coin never joins an asset its source already maps another id to.
 public enum Identity {
     /// A URL-style slug: lower-case ASCII letters and digits, runs of anything else as one `-`.
     public static func slug(_ text: String) -> String {
@@ -78,7 +82,8 @@ public enum Identity {
         let mine = keys(source: source, sourceID: sourceID, symbol: symbol, name: name)
         let myName = compact(name)
         var best: IdentityMatch?
-        for candidate in candidates where candidate.symbol == upper && !candidate.keys.isDisjoint(with: mine) {
+        for candidate in candidates where candidate.symbol == upper && !candidate.sources.contains(source)
+            && !candidate.keys.isDisjoint(with: mine) {
             let match = candidate.names.contains(myName)
                 ? IdentityMatch(method: "symbol+name", confidence: 0.95, assetID: candidate.assetID)
                 : IdentityMatch(method: "symbol+id", confidence: 0.85, assetID: candidate.assetID)

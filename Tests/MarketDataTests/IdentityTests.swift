@@ -46,3 +46,11 @@ final class IdentityTests: XCTestCase {
         XCTAssertNil(Identity.match(source: .coingecko, sourceID: "ethereum", symbol: "ETHW", name: "Ethereum", candidates: [a]).assetID)
     }
 }
+
+final class IdentitySameSourceTests: XCTestCase {
+    func testTwoIdsOfOneSourceAreNeverMerged() {
+        let token = AssetCandidate(assetID: 9, symbol: "ABC", keys: ["token"], names: ["token"], sources: [.coinpaprika])
+        XCTAssertNil(Identity.match(source: .coinpaprika, sourceID: "abc-token-2", symbol: "ABC", name: "Token", candidates: [token]).assetID)
+        XCTAssertEqual(Identity.match(source: .coingecko, sourceID: "token", symbol: "abc", name: "Token", candidates: [token]).assetID, 9)
+    }
+}

@@ -1,0 +1,133 @@
+// The API sources: fetch a snapshot, keep each record's raw JSON, normalize, and commit in batches.
+import Foundation
+import Logging
+import MarketData
+import Store
+import Telemetry
+
+/// One API source's run: CoinPaprika's ticker list or CoinGecko's market pages.
+///
+/// The snapshot's records are written in batches, each with a checkpoint naming the snapshot (a
+/// hash of its bytes) and how many records are committed. A run killed midway resumes at that
+/// position when the next fetch returns the same snapshot, and starts over (harmlessly: the
+/// upserts are idempotent) when the data has moved on.
+struct APIIngest {
+    let source: Source
+    let config: APISourceConfig
+    let maxPages: Int
+    let batchSize: Int
+
+    /// Parse and normalize one element, or say why it is quarantined.
+    private var normalize: (JSONValue, Timestamp) throws(QuarantineReason) -> MarketRecord {
+        switch source {
+        case .coingecko: return CoinGecko.record
+        default: return CoinPaprika.record
+        }
+    }
+
+    func run(_ context: RunContext) throws {
+        let fetcher = try Fetcher(config: config, logger: context.logger)
+        defer {
+            context.retries = fetcher.retries
+            context.rateLimitWaitSeconds = fetcher.rateLimitWaits
+        }
+        var elements: [(value: JSONValue, raw: ArraySlice<UInt8>)] = []
+        var hasher = FNV1a()
+        let stream: String
+        switch source {
+        case .coingecko:
+            stream = "markets"
+            var seen: Set<String> = []
+            var duplicates = 0
+            for page in 1...maxPages {
+                let body = try fetcher.get("/coins/markets?vs_currency=usd&order=market_cap_desc&per_page=250&page=\(page)")
+                let rows = try parse(body, what: "markets page \(page)")
+                if rows.isEmpty { break }
+                hasher.add(body)
+                for row in rows {
+                    // Rows move between pages while paging: keep the first sighting of each id.
+                    if case .string(let id)? = row.value["id"] {
+                        if seen.contains(id) { duplicates += 1; continue }
+                        seen.insert(id)
+                    }
+                    elements.append(row)
+                }
+            }
+            if duplicates > 0 { context.logger.info("dropped rows repeated across pages", metadata: ["duplicates": "\(duplicates)"]) }
+        default:
+            stream = "tickers"
+            let body = try fetcher.get("/tickers?quotes=USD")
+            elements = try parse(body, what: "tickers")
+            hasher.add(body)
+        }
+        try store(elements, stream: stream, snapshot: hasher.hex, context)
+    }
+
+    private func parse(_ body: [UInt8], what: String) throws -> [(value: JSONValue, raw: ArraySlice<UInt8>)] {
+        do {
+            return try JSONParser.parseArrayElements(body)
+        } catch {
+            throw IngestError("\(source.rawValue) \(what): not a JSON array of records: \(error)")
+        }
+    }
+
+    private func store(_ elements: [(value: JSONValue, raw: ArraySlice<UInt8>)], stream: String, snapshot: String,
+                       _ context: RunContext) throws {
+        let detail = "{\"snapshot\":\"\(snapshot)\",\"records\":\(elements.count)}"
+        var start = 0
+        if let saved = try context.checkpoint(stream: stream), saved.detail.contains(snapshot) {
+            start = min(Int(saved.position), elements.count)
+            context.logger.info("same snapshot as the checkpoint: resuming after its committed records",
+                                metadata: ["stream": "\(stream)", "position": "\(start)"])
+        }
+        let table = source == .coingecko ? "raw_coingecko" : "raw_coinpaprika"
+        var position = start
+        while position < elements.count {
+            let end = min(position + batchSize, elements.count)
+            var records: [MarketRecord] = []
+            var quarantined: [QuarantinedRecord] = []
+            var rawIDs: [String] = []
+            var rawTexts: [String] = []
+            for index in position..<end {
+                let element = elements[index]
+                let raw = String(decoding: element.raw, as: UTF8.self)
+                let id: String? = if case .string(let text)? = element.value["id"], !text.isEmpty { text } else { nil }
+                rawIDs.append(id ?? "#\(index)")
+                rawTexts.append(raw)
+                do {
+                    records.append(try normalize(element.value, context.now))
+                } catch {
+                    quarantined.append(QuarantinedRecord(stream: stream, locator: id.map { "id=\($0)" } ?? "index=\(index)",
+                                                         raw: raw, reason: error))
+                }
+            }
+            try context.writeBatch(records: records, quarantined: quarantined, fetched: end - position,
+                                   checkpoint: Checkpoint(stream: stream, position: Int64(end), lineNo: Int64(end), detail: detail)) { db in
+                try db.query("""
+                    INSERT INTO \(table) (source_id, sha256, payload, run_id)
+                    SELECT u.id, sha256(convert_to(u.raw, 'UTF8')), u.raw::jsonb, $1
+                    FROM unnest($2::text[], $3::text[]) AS u(id, raw)
+                    ON CONFLICT (source_id, sha256) DO NOTHING
+                    """, [String(context.runID), sqlArrayLiteral(rawIDs), sqlArrayLiteral(rawTexts)])
+            }
+            position = end
+        }
+    }
+}
+
+/// FNV-1a, 64-bit: identifies a fetched snapshot in its checkpoint (not a security hash).
+struct FNV1a {
+    private var state: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func add(_ bytes: [UInt8]) {
+        for byte in bytes {
+            state ^= UInt64(byte)
+            state = state &* 0x0000_0100_0000_01B3
+        }
+    }
+
+    var hex: String {
+        let text = String(state, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+}
