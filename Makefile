@@ -17,6 +17,7 @@ STACK := scripts/stack.sh
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
+	@echo "             (REPLAY=1: the API sources read a local server replaying ../shared/samples)"
 	@echo "make down    stop everything make up started (data is kept)"
 	@echo "make etl     run one ETL pass against the local stack"
 	@echo "make status  show the ETL's sources, runs and checkpoints"
@@ -36,6 +37,7 @@ build: deps
 
 up: build
 	@$(STACK) up
+	@[ -z "$${REPLAY:-}" ] || echo "REPLAY=1: CoinPaprika and CoinGecko were read from the local fixture server (../shared/samples)"
 	@echo
 	@echo "kasparro is up: https://localhost:8443 (self-signed certificate, hence -k)"
 	@echo "  curl -sk https://localhost:8443/health"

@@ -21,6 +21,9 @@ BURST_HIGH=${BURST_HIGH:-100000}
 RATE_UNAUTHENTICATED=${RATE_UNAUTHENTICATED:-5r/s}
 BURST_UNAUTHENTICATED=${BURST_UNAUTHENTICATED:-10}
 CSV_SOURCE_DIR=${CSV_SOURCE_DIR:-$ROOT/../shared/samples/csv}
+# REPLAY=1: both API sources read the local fixture server replaying ../shared/samples.
+REPLAY=${REPLAY:-}
+FIXTURE_PORT=${FIXTURE_PORT:-18089}
 DB_NAME=kasparro
 
 PG_DIR=$RUN_DIR/pg
@@ -135,7 +138,31 @@ SQL
 }
 
 etl_env() {
-    env DATABASE_URL="$ETL_URL" PGPASSFILE="$PGPASSFILE" CSV_SOURCE_DIR="$CSV_SOURCE_DIR" "$@"
+    local replay=()
+    if [ -n "$REPLAY" ]; then
+        replay=(COINPAPRIKA_BASE_URL="http://127.0.0.1:$FIXTURE_PORT/paprika/v1"
+                COINGECKO_BASE_URL="http://127.0.0.1:$FIXTURE_PORT/gecko/api/v3"
+                COINGECKO_REQUESTS_PER_MINUTE="${COINGECKO_REQUESTS_PER_MINUTE:-600}")
+    fi
+    env DATABASE_URL="$ETL_URL" PGPASSFILE="$PGPASSFILE" CSV_SOURCE_DIR="$CSV_SOURCE_DIR" "${replay[@]}" "$@"
+}
+
+cmd_fixture_start() {
+    local pidfile="$RUN_DIR/fixture.pid"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
+    mkdir -p "$LOG_DIR"
+    setsid python3 "$ROOT/Tests/fixtures/fixture_server.py" --port "$FIXTURE_PORT" </dev/null \
+        >"$RUN_DIR/fixture.port" 2>>"$LOG_DIR/fixture.log" &
+    echo $! >"$pidfile"
+    for _ in $(seq 1 100); do [ -s "$RUN_DIR/fixture.port" ] && break; sleep 0.05; done
+    [ -s "$RUN_DIR/fixture.port" ] || die "fixture server did not start; see $LOG_DIR/fixture.log"
+}
+
+cmd_fixture_stop() {
+    local pidfile="$RUN_DIR/fixture.pid"
+    [ -f "$pidfile" ] || return 0
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile" "$RUN_DIR/fixture.port"
 }
 
 cmd_migrate() { etl_env "$BIN_DIR/kasparro-etl" migrate 2>>"$LOG_DIR/etl.log"; }
@@ -249,6 +276,7 @@ cmd_nginx_stop() {
 }
 
 cmd_up() {
+    [ -z "$REPLAY" ] || cmd_fixture_start
     cmd_pg_start
     cmd_db_setup
     cmd_migrate || die "migration failed; see $LOG_DIR/etl.log"
@@ -262,6 +290,7 @@ cmd_up() {
 cmd_down() {
     cmd_nginx_stop
     cmd_api_stop
+    cmd_fixture_stop
     cmd_pg_stop
 }
 
@@ -280,11 +309,12 @@ API_DATABASE_URL=$API_URL
 BIN_DIR=$BIN_DIR
 SOCK_DIR=$SOCK_DIR
 CSV_SOURCE_DIR=$CSV_SOURCE_DIR
+FIXTURE_URL=http://127.0.0.1:$FIXTURE_PORT
 ENV
 }
 
 usage() {
-    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|api-start|api-stop|nginx-start|nginx-stop|tls|keys|env" >&2
+    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|env" >&2
     exit 2
 }
 
@@ -301,6 +331,8 @@ case $command in
     createdb) cmd_createdb "$1" ;;
     migrate) cmd_migrate ;;
     etl) cmd_etl "$@" ;;
+    fixture-start) cmd_fixture_start ;;
+    fixture-stop) cmd_fixture_stop ;;
     api-start) cmd_api_start ;;
     api-stop) cmd_api_stop ;;
     nginx-start) cmd_nginx_start ;;

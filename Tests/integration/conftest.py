@@ -39,6 +39,8 @@ class Stack:
             "HTTPS_PORT": str(free_port()),
             "HTTP_PORT": str(free_port()),
             "BENCH_STATIC_PORT": str(free_port()),
+            "FIXTURE_PORT": str(free_port()),
+            "REPLAY": "1",
             "BIN_DIR": os.environ.get("BIN_DIR", str(ROOT / ".build" / "release")),
             "CSV_SOURCE_DIR": str(self.csv_dir),
             "RESPONDERS": "2",
@@ -46,6 +48,7 @@ class Stack:
         })
         self.env.pop("DATABASE_URL", None)
         self.bin_dir = pathlib.Path(self.env["BIN_DIR"])
+        self.fixture = f"http://127.0.0.1:{self.env['FIXTURE_PORT']}"
         self.https = f"https://localhost:{self.env['HTTPS_PORT']}"
         self.pgpass = str(run_dir / "pgpass")
         self.etl_url = f"postgresql://kasparro_etl@127.0.0.1:{self.env['PG_PORT']}/kasparro"
@@ -95,7 +98,9 @@ class Stack:
     def etl(self, *args: str, database: str = "kasparro", csv_dir: "pathlib.Path | None" = None,
             env: "dict | None" = None, check: bool = True, wait: bool = True):
         run_env = {**self.env, "PGPASSFILE": self.pgpass, "DATABASE_URL": self.db_url(database),
-                   "CSV_SOURCE_DIR": str(csv_dir or self.csv_dir), "ETL_TRIGGER": "test"}
+                   "CSV_SOURCE_DIR": str(csv_dir or self.csv_dir), "ETL_TRIGGER": "test",
+                   "COINPAPRIKA_BASE_URL": self.fixture + "/paprika/v1",
+                   "COINGECKO_BASE_URL": self.fixture + "/gecko/api/v3", "COINGECKO_REQUESTS_PER_MINUTE": "6000"}
         run_env.update(env or {})
         command = [str(self.bin_dir / "kasparro-etl"), *args]
         if not wait:
@@ -124,6 +129,15 @@ def stack():
             print(f"test run directory kept: {run_dir}")
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def fixture_requests(stack) -> list:
+    return requests.get(stack.fixture + "/__requests", timeout=5).json()
+
+
+def fixture_script(stack, steps: list) -> None:
+    requests.post(stack.fixture + "/__reset", timeout=5)
+    requests.post(stack.fixture + "/__script", json=steps, timeout=5)
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):

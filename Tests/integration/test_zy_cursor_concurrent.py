@@ -6,9 +6,9 @@ from conftest import wait_for
 
 def test_cursor_walk_during_etl_inserts(stack):
     before = {(r[0], r[1]) for r in stack.psql(
-        "SELECT source_id, rfc3339(observed_at) FROM market_records WHERE symbol = 'BTC'")}
+        "SELECT source_id, rfc3339(observed_at) FROM market_records WHERE symbol = 'BTC' AND source = 'csv'")}
     seen = []
-    params = {"symbol": "btc", "page_size": 250}
+    params = {"symbol": "btc", "source": "csv", "page_size": 250}
     body = stack.get("/data", params=params).json()
     seen += [(r["source_id"], r["observed_at"]) for r in body["data"]]
     # The ETL appends ten newer days of Bitcoin and commits them mid-walk.
