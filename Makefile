@@ -54,6 +54,7 @@ status:
 	@. <($(STACK) env) && DATABASE_URL=$$ETL_DATABASE_URL PGPASSFILE=$$PGPASSFILE .build/release/kasparro-etl status
 
 bench: up
+	python3 scripts/bench_etl.py
 	python3 scripts/bench.py
 
 clean: down

@@ -16,22 +16,25 @@ public struct HTTPResponse: Sendable {
 
 /// A transfer that did not produce an HTTP response.
 public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
-    private enum Code: Sendable { case timeout, connect, transfer, setup }
+    private enum Code: Sendable { case timeout, resolve, connect, transfer, setup }
     private let code: Code
     /// libcurl's message for the failure.
     public let detail: String
 
     /// The request took longer than its time limit.
     public static func timeout(_ detail: String) -> HTTPClientError { HTTPClientError(code: .timeout, detail: detail) }
-    /// The host could not be resolved or connected.
+    /// The host name could not be resolved (no network, or a wrong base URL).
+    public static func resolve(_ detail: String) -> HTTPClientError { HTTPClientError(code: .resolve, detail: detail) }
+    /// The host could not be connected.
     public static func connect(_ detail: String) -> HTTPClientError { HTTPClientError(code: .connect, detail: detail) }
     /// The transfer broke off (reset, truncated, TLS failure).
     public static func transfer(_ detail: String) -> HTTPClientError { HTTPClientError(code: .transfer, detail: detail) }
     /// libcurl could not be set up.
     public static func setup(_ detail: String) -> HTTPClientError { HTTPClientError(code: .setup, detail: detail) }
 
-    /// Whether retrying might help (timeouts, connection failures, broken transfers).
-    public var isTransient: Bool { code != .setup }
+    /// Whether retrying might help (timeouts, refused connections, broken transfers). A name that
+    /// does not resolve fails at once: offline machines report it without waiting through retries.
+    public var isTransient: Bool { code != .setup && code != .resolve }
     /// Whether this was a timeout.
     public var isTimeout: Bool { code == .timeout }
 
@@ -39,6 +42,7 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch code {
         case .timeout: return "timed out: \(detail)"
+        case .resolve: return "cannot resolve host (no network?): \(detail)"
         case .connect: return "cannot connect: \(detail)"
         case .transfer: return "transfer failed: \(detail)"
         case .setup: return "HTTP client setup failed: \(detail)"
@@ -119,7 +123,8 @@ public final class HTTPClient {
             let message = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written
             switch code {
             case CURLE_OPERATION_TIMEDOUT: throw .timeout(message)
-            case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_PROXY: throw .connect(message)
+            case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: throw .resolve(message)
+            case CURLE_COULDNT_CONNECT: throw .connect(message)
             default: throw .transfer(message)
             }
         }

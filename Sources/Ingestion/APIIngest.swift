@@ -77,6 +77,11 @@ struct APIIngest {
         var start = 0
         if let saved = try context.checkpoint(stream: stream), saved.detail.contains(snapshot) {
             start = min(Int(saved.position), elements.count)
+            if start == elements.count {
+                // The very snapshot an earlier run committed in full: nothing can have changed.
+                context.countUnchanged(elements.count)
+                return
+            }
             context.logger.info("same snapshot as the checkpoint: resuming after its committed records",
                                 metadata: ["stream": "\(stream)", "position": "\(start)"])
         }

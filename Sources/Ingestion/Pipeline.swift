@@ -87,6 +87,8 @@ public final class Pipeline {
             let ctx = try RunContext(source: source, runID: runID, connection: connection, logger: log,
                                      failAfter: config.failAfter, now: Timestamp.now())
             context = ctx
+            ctx.progress = Progress.ifTerminal(source)
+            defer { ctx.progress?.finish() }
             switch source {
             case .csv: try CSVIngest(directory: config.csvDirectory, batchSize: config.batchSize).run(ctx)
             case .coinpaprika:

@@ -1,4 +1,5 @@
 // One source's run: its etl_runs row, its counters, and the batch write that commits data with its checkpoint.
+import Foundation
 import Logging
 import MarketData
 import Store
@@ -43,6 +44,8 @@ final class RunContext {
     private let resolver: AssetResolver
     private let failAfter: Int?
     private(set) var counts = RunCounts()
+    /// A live progress line, when stderr is a terminal.
+    var progress: Progress?
     /// HTTP requests retried during the run.
     var retries = 0
     /// Seconds spent waiting for the client-side rate limit.
@@ -110,6 +113,13 @@ final class RunContext {
         }
         resolver.commit()
         counts = batch
+        progress?.update(counts)
+    }
+
+    /// Counts records of a snapshot that was already committed in full by an earlier run.
+    func countUnchanged(_ records: Int) {
+        counts.fetched += records
+        counts.unchanged += records
     }
 
     private func upsert(_ batch: [MarketRecord]) throws -> (inserted: Int, updated: Int) {
@@ -165,6 +175,28 @@ final class RunContext {
                   sqlArrayLiteral(items.map { $0.raw.replacingNULs() }),
                   sqlArrayLiteral(items.map(\.reason.description))]).affectedRows
     }
+}
+
+/// A one-line progress display on a terminal: records so far and the rate.
+final class Progress {
+    private let source: Source
+    private let started = Date()
+
+    /// A display for `source` when standard error is a terminal, else nil (logs only).
+    static func ifTerminal(_ source: Source) -> Progress? {
+        isatty(2) == 1 ? Progress(source: source) : nil
+    }
+
+    private init(source: Source) { self.source = source }
+
+    func update(_ counts: RunCounts) {
+        let seconds = max(Date().timeIntervalSince(started), 0.001)
+        let line = "\r\u{1B}[K\(source.rawValue): \(counts.fetched) records, \(counts.inserted) new, "
+            + "\(counts.quarantined) quarantined, \(Int(Double(counts.fetched) / seconds))/s"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
 }
 
 /// `--fail-after N` / `ETL_FAIL_AFTER_N_RECORDS` stopped the run on purpose.
