@@ -38,7 +38,7 @@ struct Migrate: ParsableCommand {
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Fetch, validate and store new records from the sources.")
 
-    @Option(name: .customLong("source"), help: "A source to run (\(Source.allNames)); repeat for several. Default: all.")
+    @Option(name: .customLong("source"), help: "A source to run (\(Source.allNames)); repeat for several. Default: all. Sources always run in the order csv, coinpaprika, coingecko.")
     var sources: [Source] = []
 
     @Option(help: "Abort each source's run after N records (failure injection; also ETL_FAIL_AFTER_N_RECORDS).")
@@ -63,7 +63,10 @@ struct Run: ParsableCommand {
             logger.error("database unavailable", metadata: ["error": "\(error.debugDescription)"])
             throw ExitCode(Pipeline.exitFatal)
         }
-        let chosen = sources.isEmpty ? [Source.csv, .coinpaprika, .coingecko] : sources
+        // Always the same order (the CSV archive first, then the APIs), so identity matching and
+        // canonical asset names do not depend on how the command was typed.
+        let order: [Source] = [.csv, .coinpaprika, .coingecko]
+        let chosen = sources.isEmpty ? order : order.filter(sources.contains)
         let outcomes = pipeline.run(sources: chosen)
         for outcome in outcomes {
             let counts = outcome.counts

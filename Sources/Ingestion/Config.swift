@@ -10,6 +10,9 @@ public struct ETLConfig: Sendable {
     public var csvDirectory: String
     /// Abort a source's run after this many records (failure injection for tests and demos).
     public var failAfter: Int?
+    /// Failure injection: sleep this long inside each batch's transaction, after its writes and
+    /// before COMMIT, so a test can kill the process at exactly that point.
+    public var pauseBeforeCommitMS: Int
     /// What started the run: `manual`, `timer`, `test`.
     public var trigger: String
     /// Records per transaction.
@@ -37,6 +40,7 @@ public struct ETLConfig: Sendable {
             }
             failAfter = value
         }
+        pauseBeforeCommitMS = try ETLConfig.integer(environment, "ETL_PAUSE_BEFORE_COMMIT_MS", default: 0, range: 0...60_000)
         trigger = environment["ETL_TRIGGER"] ?? (environment["INVOCATION_ID"] != nil ? "timer" : "manual")
         batchSize = Int(environment["ETL_BATCH_SIZE"] ?? "") ?? 1000
         guard batchSize > 0 else { throw ConfigError("ETL_BATCH_SIZE must be ≥ 1") }

@@ -87,6 +87,7 @@ public final class Pipeline {
             let ctx = try RunContext(source: source, runID: runID, connection: connection, logger: log,
                                      failAfter: config.failAfter, now: Timestamp.now())
             context = ctx
+            ctx.pauseBeforeCommitMS = config.pauseBeforeCommitMS
             ctx.progress = Progress.ifTerminal(source)
             defer { ctx.progress?.finish() }
             switch source {

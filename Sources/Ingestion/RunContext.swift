@@ -51,6 +51,9 @@ final class RunContext {
     /// Seconds spent waiting for the client-side rate limit.
     var rateLimitWaitSeconds = 0.0
 
+    /// See `ETLConfig.pauseBeforeCommitMS`.
+    var pauseBeforeCommitMS = 0
+
     init(source: Source, runID: Int64, connection: Connection, logger: Logger, failAfter: Int?, now: Timestamp) throws {
         self.source = source
         self.runID = runID
@@ -106,6 +109,11 @@ final class RunContext {
                     WHERE run_id = $1
                     """, [String(runID), String(batch.fetched), String(batch.inserted), String(batch.updated),
                           String(batch.unchanged), String(batch.quarantined)])
+                if pauseBeforeCommitMS > 0 {
+                    logger.warning("batch written, pausing before COMMIT (ETL_PAUSE_BEFORE_COMMIT_MS)",
+                                   metadata: ["fetched_after_commit": "\(batch.fetched)"])
+                    Thread.sleep(forTimeInterval: Double(pauseBeforeCommitMS) / 1000)
+                }
             }
         } catch {
             resolver.rollback()

@@ -1,6 +1,7 @@
 """CoinPaprika and CoinGecko through libcurl against the local fixture server replaying the real payloads."""
 import decimal
 import json
+import shutil
 import signal
 
 from conftest import SAMPLES, fixture_requests, fixture_script, wait_for
@@ -117,6 +118,33 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(stack):
     assert table_digest(stack, db, sources=("coinpaprika",)) == expected
     # The resumed run read only what was left of the same snapshot.
     assert run_row(stack, db)["fetched"] < 3795 - 2000
+
+
+def test_kill_9_between_a_batch_insert_and_its_commit(stack, tmp_path):
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    shutil.copy(stack.csv_dir / "coin_BinanceCoin.csv", csv_dir)
+    reference = stack.fresh_database()
+    stack.etl("run", "--source", "coingecko", "--source", "csv", database=reference, csv_dir=csv_dir)
+    expected = table_digest(stack, reference, sources=("coingecko", "csv"))
+    db = stack.fresh_database()
+    for source, batches_before_kill in (("csv", 3), ("coingecko", 2)):
+        process = stack.etl("run", "--source", "csv", "--source", "coingecko", database=db, wait=False, csv_dir=csv_dir,
+                            env={"ETL_BATCH_SIZE": "100", "ETL_PAUSE_BEFORE_COMMIT_MS": "200"})
+        seen = 0
+        for line in process.stderr:
+            if "pausing before COMMIT" in line and f'"source":"{source}"' in line:
+                seen += 1
+                if seen == batches_before_kill:
+                    break
+        # The batch's rows and checkpoint are written but not committed: kill now.
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        committed = stack.psql(f"SELECT coalesce(sum(fetched), 0) FROM etl_runs WHERE source = '{source}'", stack.db_url(db))
+        assert committed[0][0] != "0"
+    stack.etl("run", "--source", "csv", "--source", "coingecko", database=db, csv_dir=csv_dir)
+    assert table_digest(stack, db, sources=("coingecko", "csv")) == expected
+    assert stack.psql("SELECT count(*) FROM quarantine", stack.db_url(db)) == [["0"]]
 
 
 def test_health_is_degraded_while_a_source_fails(stack):
