@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STACK := scripts/stack.sh
 
-.PHONY: help deps venv build up down etl status clean test unit integration bench
+.PHONY: help deps venv build up down etl status clean test unit integration bench install key-add key-revoke
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
@@ -23,6 +23,7 @@ help:
 	@echo "make status  show the ETL's sources, runs and checkpoints"
 	@echo "make test    build and run every test (own PostgreSQL, nginx and responders in a temporary directory)"
 	@echo "make bench   wrk against the running stack, next to a static file of the same size"
+	@echo "make install install binaries, systemd units, nginx site (DESTDIR, PREFIX honoured)"
 	@echo "make clean   stop and remove .run/ (all local data)"
 
 deps:
@@ -56,6 +57,17 @@ status:
 bench: up
 	python3 scripts/bench_etl.py
 	python3 scripts/bench.py
+
+# Dev stack keys: make key-add NAME=alice [TIER=high], make key-revoke NAME=alice (prints the key once).
+key-add:
+	@$(STACK) keys-admin add "$(NAME)" $(or $(TIER),standard)
+
+key-revoke:
+	@$(STACK) keys-admin revoke "$(NAME)"
+
+# Honours DESTDIR and PREFIX (default /usr/local); see README "Operations".
+install: build
+	DESTDIR="$(DESTDIR)" PREFIX="$(or $(PREFIX),/usr/local)" scripts/install.sh
 
 clean: down
 	rm -rf .run

@@ -226,8 +226,17 @@ cmd_keys() {
     mkdir -p "$NGINX_DIR"
     [ -s "$RUN_DIR/api-key" ] || (umask 077; openssl rand -hex 24 >"$RUN_DIR/api-key")
     [ -s "$RUN_DIR/bench-api-key" ] || (umask 077; openssl rand -hex 24 >"$RUN_DIR/bench-api-key")
-    (umask 077; printf '"%s" "dev:standard";\n"%s" "bench:high";\n' \
-        "$(cat "$RUN_DIR/api-key")" "$(cat "$RUN_DIR/bench-api-key")" >"$NGINX_DIR/api-keys.map")
+    local map=$NGINX_DIR/api-keys.map
+    (umask 027; touch "$map")
+    # Keys added with kasparro-keys stay; the two dev keys are (re)added when missing.
+    grep -q "\"$(cat "$RUN_DIR/api-key")\"" "$map" || printf '"%s" "dev:standard";\n' "$(cat "$RUN_DIR/api-key")" >>"$map"
+    grep -q "\"$(cat "$RUN_DIR/bench-api-key")\"" "$map" || printf '"%s" "bench:high";\n' "$(cat "$RUN_DIR/bench-api-key")" >>"$map"
+}
+
+# `kasparro-keys` against the dev stack's map and nginx.
+cmd_keys_admin() {
+    KEYS_MAP="$NGINX_DIR/api-keys.map" RELOAD="nginx -p $NGINX_DIR -c $NGINX_DIR/nginx.conf -e $LOG_DIR/nginx-error.log -s reload" \
+        "$ROOT/scripts/kasparro-keys" "$@"
 }
 
 cmd_nginx_render() {
@@ -314,7 +323,7 @@ ENV
 }
 
 usage() {
-    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|env" >&2
+    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|env" >&2
     exit 2
 }
 
@@ -339,6 +348,7 @@ case $command in
     nginx-stop) cmd_nginx_stop ;;
     tls) cmd_tls ;;
     keys) cmd_keys ;;
+    keys-admin) cmd_keys_admin "$@" ;;
     env) cmd_env ;;
     *) usage ;;
 esac

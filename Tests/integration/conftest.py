@@ -43,7 +43,7 @@ class Stack:
             "REPLAY": "1",
             "BIN_DIR": os.environ.get("BIN_DIR", str(ROOT / ".build" / "release")),
             "CSV_SOURCE_DIR": str(self.csv_dir),
-            "RESPONDERS": "2",
+            "RESPONDERS": "3",
             "LOG_LEVEL": "info",
         })
         self.env.pop("DATABASE_URL", None)
