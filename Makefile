@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STACK := scripts/stack.sh
 
-.PHONY: help deps venv build up down etl status clean test unit integration bench install key-add key-revoke
+.PHONY: help deps venv build up down etl status clean test unit integration bench install key-add key-revoke smoke
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
@@ -22,6 +22,7 @@ help:
 	@echo "make etl     run one ETL pass against the local stack"
 	@echo "make status  show the ETL's sources, runs and checkpoints"
 	@echo "make test    build and run every test (own PostgreSQL, nginx and responders in a temporary directory)"
+	@echo "make smoke   PASS/FAIL checks against the running stack (ingestion, endpoints, kill -9 recovery, rate limits)"
 	@echo "make bench   wrk against the running stack, next to a static file of the same size"
 	@echo "make install install binaries, systemd units, nginx site (DESTDIR, PREFIX honoured)"
 	@echo "make clean   stop and remove .run/ (all local data)"
@@ -57,6 +58,10 @@ status:
 bench: up
 	python3 scripts/bench_etl.py
 	python3 scripts/bench.py
+
+# Checks the running `make up` system end to end (PASS/FAIL per check).
+smoke:
+	@python3 scripts/smoke.py
 
 # Dev stack keys: make key-add NAME=alice [TIER=high], make key-revoke NAME=alice (prints the key once).
 key-add:
