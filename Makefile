@@ -32,7 +32,7 @@ deps:
 
 venv: deps
 	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
-	@$(PYTHON) -c 'import pytest, requests, jsonschema, schemathesis' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema schemathesis
+	@$(PYTHON) -c 'import pytest, requests, jsonschema, schemathesis, prometheus_client' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema schemathesis prometheus-client
 
 build: deps
 	swift build -c release

@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
     ],
     targets: [
         // C bridges: each C library is imported by exactly one Swift module.
@@ -30,8 +31,9 @@ let package = Package(
         .target(name: "Store", dependencies: ["CPostgreSQL", "MarketData",
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
-        // JSON logging (and, later, metrics) shared by both binaries.
-        .target(name: "Telemetry", dependencies: [.product(name: "Logging", package: "swift-log")],
+        // JSON logging and the pool-wide shared-memory metrics.
+        .target(name: "Telemetry", dependencies: [.product(name: "Logging", package: "swift-log"),
+                                                  .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: swiftSettings),
         // libcurl wrapper.
         .target(name: "HTTPClient", dependencies: ["CCurl"], swiftSettings: swiftSettings),
@@ -60,7 +62,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
 
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData"], swiftSettings: swiftSettings),
-        .testTarget(name: "APITests", dependencies: ["API", "MarketData", "Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["API", "MarketData", "Store", "Telemetry"], swiftSettings: swiftSettings),
         .testTarget(name: "IngestionTests", dependencies: ["Ingestion", "MarketData"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -189,6 +189,7 @@ start_responder() {
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
     env DATABASE_URL="$API_URL" PGPASSFILE="$PGPASSFILE" LOG_LEVEL="${LOG_LEVEL:-info}" \
         setsid "$BIN_DIR/kasparro-api" --socket "$sock" --socket-mode 660 --threads "$RESPONDER_THREADS" \
+        --metrics-file "$SOCK_DIR/metrics" \
         </dev/null >>"$LOG_DIR/api-$i.log" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done

@@ -11,11 +11,13 @@ public final class ReadSession {
     private let conninfo: String
     private let logger: Logger
     private var connection: Connection?
+    private let onDatabaseError: () -> Void
 
     /// Creates a session for `conninfo` (no connection is made yet).
-    public init(conninfo: String, logger: Logger) {
+    public init(conninfo: String, logger: Logger, onDatabaseError: @escaping () -> Void = {}) {
         self.conninfo = conninfo
         self.logger = logger
+        self.onDatabaseError = onDatabaseError
     }
 
     /// Runs `body` with a live connection; connection loss is retried once on a new connection.
@@ -25,6 +27,7 @@ public final class ReadSession {
                 let live = try current()
                 return try body(live)
             } catch let error as DatabaseError where error.isConnectionLoss {
+                onDatabaseError()
                 connection = nil
                 if attempt == 1 {
                     logger.warning("database unavailable", metadata: ["error": "\(error.debugDescription)"])
@@ -33,6 +36,7 @@ public final class ReadSession {
             } catch let error as APIError {
                 throw error
             } catch let error as DatabaseError {
+                onDatabaseError()
                 logger.error("database statement failed", metadata: ["error": "\(error.debugDescription)"])
                 throw error.kind == .parameter ? APIError.badParameter("query", "contains characters the database cannot store") : .internalError
             } catch {

@@ -16,16 +16,34 @@ public struct Router: Sendable {
     private let settings: Settings
     private let logger: Logger
     private let cache = PageCache()
+    /// Pool-wide request metrics.
+    public let metrics: SharedMetrics
 
     /// Creates the router.
-    public init(settings: Settings = Settings(), logger: Logger = Logger(label: "kasparro-api")) {
+    public init(settings: Settings = Settings(), logger: Logger = Logger(label: "kasparro-api"),
+                metrics: SharedMetrics = .inMemory()) {
         self.settings = settings
         self.logger = logger
+        self.metrics = metrics
     }
 
-    /// Answers one request. Never throws: every failure becomes a JSON error response.
+    /// Answers one request, counts it in the pool's metrics and logs it. Never throws: every
+    /// failure becomes a JSON error response.
     public func handle(_ request: Request, session: ReadSession) -> Response {
         let started = DispatchTime.now().uptimeNanoseconds
+        metrics.inFlight(1)
+        let response = route(request, session: session, started: started)
+        metrics.inFlight(-1)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000_000
+        metrics.record(path: request.path, status: response.status, seconds: seconds)
+        logger.info("request", metadata: [
+            "request_id": "\(request.requestID)", "client": "\(request.client ?? "-")", "method": "\(request.method)",
+            "path": "\(request.path)", "status": .stringConvertible(response.status),
+            "duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1000)])
+        return response
+    }
+
+    private func route(_ request: Request, session: ReadSession, started: UInt64) -> Response {
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000 }
         var response: Response
         do {
@@ -47,6 +65,10 @@ public struct Router: Sendable {
             case "/stats":
                 _ = try QueryParameters(request.query, allowed: [])
                 body = Array(try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed).utf8)
+            case "/metrics":
+                response = Response(status: 200, body: Metrics.render(session: session, metrics: metrics),
+                                    contentType: Metrics.contentType)
+                return finish(response, request)
             case "/compare-runs":
                 body = Array(try CompareRuns.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed).utf8)
             case "/runs":
@@ -73,7 +95,7 @@ public struct Router: Sendable {
     }
 
     /// The paths this responder serves (others are 404).
-    static let paths: Set<String> = ["/health", "/data", "/stats", "/runs", "/compare-runs"]
+    static let paths: Set<String> = ["/health", "/data", "/stats", "/runs", "/compare-runs", "/metrics"]
 }
 
 /// The head of a JSON success body: `{"request_id":…,"api_latency_ms":…,` — the caller appends fields.

@@ -25,6 +25,9 @@ struct KasparroAPI: ParsableCommand {
     @Option(help: "Worker threads, each with its own FastCGI request and database connection.")
     var threads: Int = 8
 
+    @Option(help: "Shared-memory metrics file for the whole pool (default: $RUNTIME_DIRECTORY/metrics under systemd).")
+    var metricsFile: String?
+
     @Option(help: "Seconds since a source's last success after which /health says degraded.")
     var staleAfter: Int = Int(ProcessInfo.processInfo.environment["HEALTH_STALE_SECONDS"] ?? "") ?? 3600
 
@@ -51,9 +54,17 @@ struct KasparroAPI: ParsableCommand {
             logger.critical("no listening socket: pass --socket PATH or start under systemd socket activation")
             throw ExitCode.failure
         }
-        let router = Router(settings: .init(staleAfterSeconds: staleAfter), logger: logger)
+        let metrics: SharedMetrics
+        if let path = metricsFile ?? ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"].map({ $0 + "/metrics" }) {
+            metrics = try SharedMetrics(path: path)
+        } else {
+            logger.warning("no --metrics-file: /metrics reports this process only")
+            metrics = .inMemory()
+        }
+        let router = Router(settings: .init(staleAfterSeconds: staleAfter), logger: logger, metrics: metrics)
         let server = Server(listenFD: fd, threads: threads, logger: logger) {
-            Worker(router: router, session: ReadSession(conninfo: conninfo, logger: logger))
+            Worker(router: router, session: ReadSession(conninfo: conninfo, logger: logger,
+                                                        onDatabaseError: { metrics.databaseError() }))
         }
         server.run()
         if let socket, ListenSocket.inherited() == nil { unlink(socket) }

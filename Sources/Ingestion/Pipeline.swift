@@ -111,10 +111,12 @@ public final class Pipeline {
             if !connection.isHealthy { try connection.reconnect() }
             try connection.query("""
                 UPDATE etl_runs SET status = $2, finished_at = clock_timestamp(), error = $3, fetched = $4,
-                  inserted = $5, updated = $6, unchanged = $7, quarantined = $8
+                  inserted = $5, updated = $6, unchanged = $7, quarantined = $8, retries = $9,
+                  rate_limit_wait_seconds = $10
                 WHERE run_id = $1
                 """, [String(runID), status.rawValue, failure, String(counts.fetched), String(counts.inserted),
-                      String(counts.updated), String(counts.unchanged), String(counts.quarantined)])
+                      String(counts.updated), String(counts.unchanged), String(counts.quarantined),
+                      String(context?.retries ?? 0), String(context?.rateLimitWaitSeconds ?? 0)])
         } catch {
             log.error("cannot record run end", metadata: ["error": "\(String(reflecting: error))"])
         }

@@ -167,6 +167,10 @@ public enum Migrations {
           PRIMARY KEY (source_id, sha256)
         );
         """#),
+        Migration(version: 3, name: "run retries and rate-limit waits", sql: #"""
+        ALTER TABLE etl_runs ADD COLUMN retries integer NOT NULL DEFAULT 0,
+                             ADD COLUMN rate_limit_wait_seconds double precision NOT NULL DEFAULT 0;
+        """#),
     ]
 }
 

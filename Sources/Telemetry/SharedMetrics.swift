@@ -1,0 +1,122 @@
+// API metrics for a whole responder pool: counters in a shared-memory file every responder maps.
+import Atomics
+import Glibc
+
+/// Request counters, latency histograms, database errors and in-flight requests, kept in a small
+/// file mapped `MAP_SHARED` by every responder of the pool, updated with atomic adds. Any
+/// responder answering a scrape therefore reports the whole pool, and a restarted responder
+/// continues the same counters (they reset only when the file is removed, like a reboot).
+public final class SharedMetrics: @unchecked Sendable {
+    /// Endpoint labels; any other path counts as `other`.
+    public static let endpoints = ["/health", "/data", "/stats", "/runs", "/compare-runs", "/metrics", "/openapi.json", "other"]
+    /// Status labels; any other status counts as `other`.
+    public static let statuses = [200, 400, 401, 404, 405, 429, 500, 503]
+    /// Histogram bucket upper bounds in seconds (`+Inf` is implied).
+    public static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+    private static let magic: UInt64 = 0x6B61_7370_6D65_7401  // "kaspmet" + layout version 1
+    private static let statusSlots = statuses.count + 1
+    private static let histogramSlots = buckets.count + 1 + 2  // buckets, +Inf, sum (µs), count
+    private static let requestBase = 1
+    private static let histogramBase = requestBase + endpoints.count * statusSlots
+    private static let inFlightSlot = histogramBase + endpoints.count * histogramSlots
+    private static let databaseErrorSlot = inFlightSlot + 1
+    private static let slotCount = databaseErrorSlot + 1
+
+    private let base: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+
+    /// Maps (creating if needed) the metrics file at `path`.
+    public init(path: String) throws(MetricsError) {
+        let size = SharedMetrics.slotCount * 8
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw MetricsError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        fstat(fd, &info)
+        if Int(info.st_size) < size { _ = ftruncate(fd, off_t(size)) }
+        guard let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), memory != MAP_FAILED else {
+            throw MetricsError("cannot map \(path): \(String(cString: strerror(errno)))")
+        }
+        base = memory.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: SharedMetrics.slotCount)
+        // A new (zero) file gets its magic; a file of another layout is refused rather than misread.
+        let header = slot(0)
+        let (exchanged, original) = header.compareExchange(expected: 0, desired: SharedMetrics.magic, ordering: .relaxed)
+        guard exchanged || original == SharedMetrics.magic else {
+            throw MetricsError("\(path) holds metrics of another layout; remove it and restart the responders")
+        }
+    }
+
+    /// A process-local instance (tests, or when no file is configured).
+    public static func inMemory() -> SharedMetrics {
+        try! SharedMetrics(path: "/dev/shm/kasparro-metrics-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    }
+
+    private func slot(_ index: Int) -> UnsafeAtomic<UInt64> { UnsafeAtomic(at: base + index) }
+
+    private static func endpointIndex(_ path: String) -> Int { endpoints.firstIndex(of: path) ?? endpoints.count - 1 }
+
+    /// Counts one finished request.
+    public func record(path: String, status: Int, seconds: Double) {
+        let endpoint = SharedMetrics.endpointIndex(path)
+        let statusIndex = SharedMetrics.statuses.firstIndex(of: status) ?? SharedMetrics.statuses.count
+        slot(SharedMetrics.requestBase + endpoint * SharedMetrics.statusSlots + statusIndex).wrappingIncrement(ordering: .relaxed)
+        let histogram = SharedMetrics.histogramBase + endpoint * SharedMetrics.histogramSlots
+        let bucket = SharedMetrics.buckets.firstIndex { seconds <= $0 } ?? SharedMetrics.buckets.count
+        slot(histogram + bucket).wrappingIncrement(ordering: .relaxed)
+        slot(histogram + SharedMetrics.buckets.count + 1).wrappingIncrement(by: UInt64(max(0, seconds * 1_000_000)), ordering: .relaxed)
+        slot(histogram + SharedMetrics.buckets.count + 2).wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// A request started (+1) or finished (-1).
+    public func inFlight(_ delta: Int) {
+        slot(SharedMetrics.inFlightSlot).wrappingIncrement(by: UInt64(bitPattern: Int64(delta)), ordering: .relaxed)
+    }
+
+    /// A database statement or connection failed.
+    public func databaseError() { slot(SharedMetrics.databaseErrorSlot).wrappingIncrement(ordering: .relaxed) }
+
+    /// The pool's API metrics in Prometheus text format.
+    public func render() -> String {
+        var out = "# HELP kasparro_api_requests_total API requests answered by the responder pool.\n"
+        out += "# TYPE kasparro_api_requests_total counter\n"
+        for (e, endpoint) in SharedMetrics.endpoints.enumerated() {
+            for s in 0..<SharedMetrics.statusSlots {
+                let value = slot(SharedMetrics.requestBase + e * SharedMetrics.statusSlots + s).load(ordering: .relaxed)
+                guard value > 0 else { continue }
+                let status = s < SharedMetrics.statuses.count ? String(SharedMetrics.statuses[s]) : "other"
+                out += "kasparro_api_requests_total{endpoint=\"\(endpoint)\",status=\"\(status)\"} \(value)\n"
+            }
+        }
+        out += "# HELP kasparro_api_request_duration_seconds Time from request to response, in the responder.\n"
+        out += "# TYPE kasparro_api_request_duration_seconds histogram\n"
+        for (e, endpoint) in SharedMetrics.endpoints.enumerated() {
+            let histogram = SharedMetrics.histogramBase + e * SharedMetrics.histogramSlots
+            let count = slot(histogram + SharedMetrics.buckets.count + 2).load(ordering: .relaxed)
+            guard count > 0 else { continue }
+            var cumulative: UInt64 = 0
+            for (b, bound) in SharedMetrics.buckets.enumerated() {
+                cumulative += slot(histogram + b).load(ordering: .relaxed)
+                out += "kasparro_api_request_duration_seconds_bucket{endpoint=\"\(endpoint)\",le=\"\(bound)\"} \(cumulative)\n"
+            }
+            cumulative += slot(histogram + SharedMetrics.buckets.count).load(ordering: .relaxed)
+            out += "kasparro_api_request_duration_seconds_bucket{endpoint=\"\(endpoint)\",le=\"+Inf\"} \(cumulative)\n"
+            let micros = slot(histogram + SharedMetrics.buckets.count + 1).load(ordering: .relaxed)
+            out += "kasparro_api_request_duration_seconds_sum{endpoint=\"\(endpoint)\"} \(Double(micros) / 1_000_000)\n"
+            out += "kasparro_api_request_duration_seconds_count{endpoint=\"\(endpoint)\"} \(cumulative)\n"
+        }
+        let inFlight = Int64(bitPattern: slot(SharedMetrics.inFlightSlot).load(ordering: .relaxed))
+        out += "# HELP kasparro_api_in_flight_requests Requests being answered right now, pool-wide.\n"
+        out += "# TYPE kasparro_api_in_flight_requests gauge\nkasparro_api_in_flight_requests \(inFlight)\n"
+        out += "# HELP kasparro_api_database_errors_total Failed database statements and connections.\n"
+        out += "# TYPE kasparro_api_database_errors_total counter\n"
+        out += "kasparro_api_database_errors_total \(slot(SharedMetrics.databaseErrorSlot).load(ordering: .relaxed))\n"
+        return out
+    }
+}
+
+/// The metrics file could not be used.
+public struct MetricsError: Error, CustomStringConvertible {
+    /// What failed.
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

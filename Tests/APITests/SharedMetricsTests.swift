@@ -1,0 +1,35 @@
+// Two mappings of one metrics file (as two responder processes have) count into the same slots.
+import Foundation
+import Telemetry
+import XCTest
+
+final class SharedMetricsTests: XCTestCase {
+    func testTwoMappingsShareCounters() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let one = try SharedMetrics(path: path)
+        let two = try SharedMetrics(path: path)
+        one.record(path: "/data", status: 200, seconds: 0.004)
+        two.record(path: "/data", status: 200, seconds: 0.2)
+        two.record(path: "/weird", status: 418, seconds: 3)
+        one.inFlight(1)
+        two.databaseError()
+        let text = one.render()
+        XCTAssertTrue(text.contains(#"kasparro_api_requests_total{endpoint="/data",status="200"} 2"#), text)
+        XCTAssertTrue(text.contains(#"kasparro_api_requests_total{endpoint="other",status="other"} 1"#), text)
+        XCTAssertTrue(text.contains(#"kasparro_api_request_duration_seconds_bucket{endpoint="/data",le="0.005"} 1"#), text)
+        XCTAssertTrue(text.contains(#"kasparro_api_request_duration_seconds_bucket{endpoint="/data",le="0.25"} 2"#), text)
+        XCTAssertTrue(text.contains(#"kasparro_api_request_duration_seconds_count{endpoint="other"} 1"#), text)
+        XCTAssertTrue(text.contains("kasparro_api_in_flight_requests 1"), text)
+        XCTAssertTrue(text.contains("kasparro_api_database_errors_total 1"), text)
+        one.inFlight(-1)
+        XCTAssertTrue(two.render().contains("kasparro_api_in_flight_requests 0"))
+    }
+
+    func testAFileOfAnotherLayoutIsRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(repeating: 7, count: 64).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try SharedMetrics(path: path))
+    }
+}
