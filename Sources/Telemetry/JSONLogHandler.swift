@@ -45,18 +45,33 @@ public struct JSONLogHandler: LogHandler {
             line += "," + jsonString(key) + ":" + jsonValue(fields[key]!)
         }
         line += "}\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        // One write(2) per line, so lines from several threads never interleave.
+        line.withUTF8 { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
     }
 
+    /// The current UTC time as `2026-11-23T12:26:55.057Z` (hand-formatted: this runs per line).
     private static func now() -> String {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         var seconds = time_t(spec.tv_sec)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec),
-                      Int(spec.tv_nsec / 1_000_000))
+        var bytes = [UInt8](repeating: 0, count: 24)
+        func put(_ value: Int, _ at: Int, _ width: Int) {
+            var v = value
+            for i in stride(from: at + width - 1, through: at, by: -1) {
+                bytes[i] = UInt8(48 + v % 10)
+                v /= 10
+            }
+        }
+        put(Int(parts.tm_year) + 1900, 0, 4); bytes[4] = 45
+        put(Int(parts.tm_mon) + 1, 5, 2); bytes[7] = 45
+        put(Int(parts.tm_mday), 8, 2); bytes[10] = 84
+        put(Int(parts.tm_hour), 11, 2); bytes[13] = 58
+        put(Int(parts.tm_min), 14, 2); bytes[16] = 58
+        put(Int(parts.tm_sec), 17, 2); bytes[19] = 46
+        put(Int(spec.tv_nsec / 1_000_000), 20, 3); bytes[23] = 90
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func jsonValue(_ value: Logger.MetadataValue) -> String {
@@ -90,7 +105,8 @@ public func jsonString(_ text: String) -> String {
         case "\r": out += "\\r"
         case "\t": out += "\\t"
         case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-            out += String(format: "\\u%04x", scalar.value)
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
         default: out.unicodeScalars.append(scalar)
         }
     }
