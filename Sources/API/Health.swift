@@ -25,10 +25,11 @@ struct Health {
         WITH per AS (
           SELECT s.source, r.status, r.started_at, r.error, ok.finished_at AS last_success,
                  (r.status = 'failed' OR ok.finished_at IS NULL
-                  OR ok.finished_at < now() - make_interval(secs => $2::int)) AS unhealthy
+                  OR ok.finished_at < now() - make_interval(secs => $2::int) OR r.drift > 0) AS unhealthy, r.drift
           FROM unnest($1::text[]) AS s(source)
-          JOIN LATERAL (SELECT status, started_at, error FROM etl_runs e WHERE e.source = s.source
-                        ORDER BY run_id DESC LIMIT 1) r ON true
+          JOIN LATERAL (SELECT status, started_at, error,
+                               (SELECT count(*) FROM schema_drift_events d WHERE d.run_id = e.run_id) AS drift
+                        FROM etl_runs e WHERE e.source = s.source ORDER BY run_id DESC LIMIT 1) r ON true
           LEFT JOIN LATERAL (SELECT finished_at FROM etl_runs e WHERE e.source = s.source AND e.status = 'succeeded'
                              ORDER BY run_id DESC LIMIT 1) ok ON true
         )
@@ -36,7 +37,8 @@ struct Health {
                  'last_run_status', status, 'last_run_at', rfc3339(started_at),
                  'last_success_at', rfc3339(last_success),
                  'age_seconds', round(extract(epoch FROM now() - last_success))::bigint,
-                 'stale', unhealthy AND status <> 'failed', 'last_error', error) ORDER BY source), '{}')::text,
+                 'stale', last_success IS NULL OR last_success < now() - make_interval(secs => $2::int),
+                 'schema_drift_events', drift, 'last_error', error) ORDER BY source), '{}')::text,
                coalesce(bool_or(unhealthy), false)::text
         FROM per
         """

@@ -67,7 +67,9 @@ enum Runs {
                   'status', status, 'started_at', rfc3339(started_at), 'finished_at', rfc3339(finished_at),
                   'duration_seconds', round(extract(epoch FROM finished_at - started_at), 3),
                   'fetched', fetched, 'inserted', inserted, 'updated', updated, 'unchanged', unchanged,
-                  'quarantined', quarantined, 'error', error) ORDER BY run_id DESC), '[]')::text
+                  'quarantined', quarantined, 'retries', retries, 'rate_limit_wait_seconds', rate_limit_wait_seconds,
+                  'drift_events', (SELECT count(*) FROM schema_drift_events d WHERE d.run_id = r.run_id),
+                  'error', error) ORDER BY run_id DESC), '[]')::text
                 FROM (SELECT * FROM etl_runs WHERE ($2::text IS NULL OR source = $2) AND ($3::text IS NULL OR status = $3)
                       ORDER BY run_id DESC LIMIT $1) r
                 """, [String(limit), source, status]).scalar ?? "[]"

@@ -16,6 +16,7 @@ struct APIIngest {
     let config: APISourceConfig
     let maxPages: Int
     let batchSize: Int
+    let driftThreshold: Double
 
     /// Parse and normalize one element, or say why it is quarantined.
     private var normalize: (JSONValue, Timestamp) throws(QuarantineReason) -> MarketRecord {
@@ -60,7 +61,32 @@ struct APIIngest {
             elements = try parse(body, what: "tickers")
             hasher.add(body)
         }
-        try store(elements, stream: stream, snapshot: hasher.hex, context)
+        let renames = try checkDrift(elements.map(\.value), context)
+        try store(elements, stream: stream, snapshot: hasher.hex, renames: renames, context)
+    }
+
+    /// Compares the payload with the source's expected schema; records and logs every finding and
+    /// returns the renames confident enough to apply.
+    private func checkDrift(_ records: [JSONValue], _ context: RunContext) throws -> [(expected: String, actual: String)] {
+        let findings = SchemaDrift.detect(records, expected: source == .coingecko ? .coingecko : .coinpaprika)
+        guard !findings.isEmpty else { return [] }
+        var renames: [(expected: String, actual: String)] = []
+        for finding in findings {
+            let applied = finding.kind == "renamed" && (finding.confidence ?? 0) >= driftThreshold
+            if applied, let actual = finding.matched { renames.append((finding.field, actual)) }
+            context.logger.warning("schema drift", metadata: [
+                "kind": "\(finding.kind)", "field": "\(finding.field)", "matched_field": "\(finding.matched ?? "")",
+                "confidence": "\(finding.confidence.map { String($0) } ?? "")", "sample": "\(finding.sample ?? "")",
+                "applied": "\(applied)"])
+        }
+        try context.connection.query("""
+            INSERT INTO schema_drift_events (source, run_id, field, kind, matched_field, confidence, sample)
+            SELECT $1, $2, u.field, u.kind, nullif(u.matched, ''), u.confidence, u.sample
+            FROM unnest($3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[]) AS u(field, kind, matched, confidence, sample)
+            """, [source.rawValue, String(context.runID), sqlArrayLiteral(findings.map(\.field)), sqlArrayLiteral(findings.map(\.kind)),
+                  sqlArrayLiteral(findings.map { $0.matched ?? "" }), sqlArrayLiteral(findings.map { $0.confidence.map { String($0) } }),
+                  sqlArrayLiteral(findings.map(\.sample))])
+        return renames
     }
 
     private func parse(_ body: [UInt8], what: String) throws -> [(value: JSONValue, raw: ArraySlice<UInt8>)] {
@@ -72,7 +98,7 @@ struct APIIngest {
     }
 
     private func store(_ elements: [(value: JSONValue, raw: ArraySlice<UInt8>)], stream: String, snapshot: String,
-                       _ context: RunContext) throws {
+                       renames: [(expected: String, actual: String)], _ context: RunContext) throws {
         let detail = "{\"snapshot\":\"\(snapshot)\",\"records\":\(elements.count)}"
         var start = 0
         if let saved = try context.checkpoint(stream: stream), saved.detail.contains(snapshot) {
@@ -100,7 +126,8 @@ struct APIIngest {
                 rawIDs.append(id ?? "#\(index)")
                 rawTexts.append(raw)
                 do {
-                    records.append(try normalize(element.value, context.now))
+                    let value = renames.isEmpty ? element.value : SchemaDrift.applying(renames, to: element.value)
+                    records.append(try normalize(value, context.now))
                 } catch {
                     quarantined.append(QuarantinedRecord(stream: stream, locator: id.map { "id=\($0)" } ?? "index=\(index)",
                                                          raw: raw, reason: error))

@@ -21,6 +21,8 @@ public struct ETLConfig: Sendable {
     public var coinpaprika: APISourceConfig
     /// CoinGecko settings.
     public var coingecko: APISourceConfig
+    /// Renames found by schema drift detection at or above this confidence are applied.
+    public var driftRenameThreshold: Double
     /// Pages of 250 CoinGecko markets per run.
     public var coingeckoMaxPages: Int
 
@@ -73,6 +75,9 @@ public struct ETLConfig: Sendable {
             requestsPerMinute: try ETLConfig.integer(environment, "COINGECKO_REQUESTS_PER_MINUTE", default: 30, range: 1...100_000),
             retry: retry, connectTimeout: connectTimeout, timeout: timeout)
         coingeckoMaxPages = try ETLConfig.integer(environment, "COINGECKO_MAX_PAGES", default: 2, range: 1...100)
+        let threshold = environment["SCHEMA_DRIFT_RENAME_THRESHOLD"].flatMap(Double.init) ?? SchemaDrift.defaultThreshold
+        guard (0...1).contains(threshold) else { throw ConfigError("SCHEMA_DRIFT_RENAME_THRESHOLD must be between 0 and 1") }
+        driftRenameThreshold = threshold
     }
 
     private static func integer(_ environment: [String: String], _ name: String, default value: Int,

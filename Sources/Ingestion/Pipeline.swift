@@ -93,10 +93,11 @@ public final class Pipeline {
             switch source {
             case .csv: try CSVIngest(directory: config.csvDirectory, batchSize: config.batchSize).run(ctx)
             case .coinpaprika:
-                try APIIngest(source: .coinpaprika, config: config.coinpaprika, maxPages: 1, batchSize: config.batchSize).run(ctx)
+                try APIIngest(source: .coinpaprika, config: config.coinpaprika, maxPages: 1, batchSize: config.batchSize,
+                              driftThreshold: config.driftRenameThreshold).run(ctx)
             case .coingecko:
                 try APIIngest(source: .coingecko, config: config.coingecko, maxPages: config.coingeckoMaxPages,
-                              batchSize: config.batchSize).run(ctx)
+                              batchSize: config.batchSize, driftThreshold: config.driftRenameThreshold).run(ctx)
             }
         } catch let error as DatabaseError {
             failure = error.isConnectionLoss ? "database unavailable" : "database error: \(error.sqlState ?? "unknown")"
