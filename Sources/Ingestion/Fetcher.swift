@@ -105,7 +105,7 @@ final class Fetcher {
             let wait = interval - Date().timeIntervalSince(last)
             if wait > 0 {
                 rateLimitWaits += wait
-                logger.debug("rate limit wait", metadata: ["delay_s": "\(String(format: "%.3f", wait))"])
+                logger.info("rate limit wait", metadata: ["delay_s": "\(String(format: "%.3f", wait))"])
                 Thread.sleep(forTimeInterval: wait)
             }
         }
