@@ -58,7 +58,7 @@ public final class HTTPClient {
     /// Seconds allowed for a whole transfer.
     public var totalTimeout: Int = 30
     /// Sent as User-Agent.
-    public var userAgent = "kasparro-etl/1.0 (+https://github.com/kasparro)"
+    public var userAgent = "kasparro-etl/1.0"
 
     private let handle: UnsafeMutableRawPointer
 
