@@ -139,6 +139,10 @@ SQL
 
 etl_env() {
     local replay=()
+    # A fixture server started by `make up REPLAY=1` keeps serving later `make etl` runs.
+    if [ -z "$REPLAY" ] && [ -f "$RUN_DIR/fixture.pid" ] && kill -0 "$(cat "$RUN_DIR/fixture.pid")" 2>/dev/null; then
+        REPLAY=1
+    fi
     if [ -n "$REPLAY" ]; then
         replay=(COINPAPRIKA_BASE_URL="http://127.0.0.1:$FIXTURE_PORT/paprika/v1"
                 COINGECKO_BASE_URL="http://127.0.0.1:$FIXTURE_PORT/gecko/api/v3"
