@@ -31,29 +31,32 @@ struct CSVIngest {
 
     private func ingest(file: String, _ context: RunContext) throws {
         let path = (directory as NSString).appendingPathComponent(file)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw IngestError("cannot read \(path)")
-        }
-        let bytes = [UInt8](data)
-        guard let headerEnd = bytes.firstIndex(of: UInt8(ascii: "\n")) else {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw IngestError("cannot read \(path)") }
+        defer { try? handle.close() }
+        let size = Int64(try handle.seekToEnd())
+        try handle.seek(toOffset: 0)
+        var headerReader = LineReader(handle: handle)
+        guard let headerBytes = try headerReader.nextLine() else {
             context.logger.warning("file has no complete header line yet", metadata: ["stream": "\(file)"])
             return
         }
-        let headerLine = String(decoding: bytes[..<headerEnd], as: UTF8.self)
+        let headerLine = String(decoding: headerBytes, as: UTF8.self)
         let layout = try CSVLayout(header: Substring(headerLine))
         let headerDetail = "{\"header\":\(jsonString(String(headerLine.trimmingBlanks())))}"
 
-        var position = Int64(headerEnd + 1)
+        var position = Int64(headerBytes.count + 1)
         var lineNo: Int64 = 1
         if let saved = try context.checkpoint(stream: file) {
-            if saved.position > Int64(bytes.count) || !saved.detail.contains(jsonString(String(headerLine.trimmingBlanks()))) {
+            if saved.position > size || !saved.detail.contains(jsonString(String(headerLine.trimmingBlanks()))) {
                 context.logger.warning("file shrank or its header changed; reading it again from the start",
-                                       metadata: ["stream": "\(file)", "checkpoint": "\(saved.position)", "size": "\(bytes.count)"])
+                                       metadata: ["stream": "\(file)", "checkpoint": "\(saved.position)", "size": "\(size)"])
             } else {
                 position = saved.position
                 lineNo = saved.lineNo
             }
         }
+        try handle.seek(toOffset: UInt64(position))
+        var reader = LineReader(handle: handle)
         let startPosition = position
         var records: [MarketRecord] = []
         var quarantined: [QuarantinedRecord] = []
@@ -77,33 +80,53 @@ struct CSVIngest {
             rawLines.removeAll(keepingCapacity: true)
         }
 
-        var cursor = Int(position)
-        while cursor < bytes.count {
-            guard let newline = bytes[cursor...].firstIndex(of: UInt8(ascii: "\n")) else { break }
-            let end = newline
-            let text = String(decoding: bytes[cursor..<end], as: UTF8.self).replacingNULs()
+        // Complete lines only: a last line without its newline may still be being written.
+        while let bytes = try reader.nextLine() {
+            let text = String(decoding: bytes, as: UTF8.self).replacingNULs()
             let line = Substring(text.hasSuffix("\r") ? String(text.dropLast()) : text)
-            let nextCursor = newline + 1
-            if line.trimmingBlanks().isEmpty {
-                cursor = nextCursor
-                position = Int64(cursor)
-                continue
-            }
+            position += Int64(bytes.count + 1)
+            if line.trimmingBlanks().isEmpty { continue }
             do {
-                let record = try layout.record(from: line, now: context.now)
-                records.append(record)
+                records.append(try layout.record(from: line, now: context.now))
             } catch {
                 quarantined.append(QuarantinedRecord(stream: file, locator: "line \(lineNo + 1)", raw: String(line), reason: error))
             }
             lineNo += 1
             rawLines.append((lineNo, String(line)))
-            cursor = nextCursor
-            position = Int64(cursor)
             if rawLines.count >= batchSize { try flush() }
         }
         try flush()
         context.logger.info("csv stream read", metadata: [
             "stream": "\(file)", "from_byte": "\(startPosition)", "to_byte": "\(position)", "lines": "\(lineNo - 1)"])
+    }
+}
+
+/// Reads `\n`-terminated lines from a file in 1 MiB chunks, so memory stays flat whatever the
+/// file's size. A trailing line without its newline is never returned.
+struct LineReader {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var atEnd = false
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    /// The next complete line without its `\n` (a `\r` before it is kept), or nil.
+    mutating func nextLine() throws -> ArraySlice<UInt8>? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = buffer[start..<newline]
+                start = newline + 1
+                return line
+            }
+            guard !atEnd else { return nil }
+            if start > 0 {
+                buffer.removeFirst(start)
+                start = 0
+            }
+            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            if chunk.isEmpty { atEnd = true } else { buffer.append(contentsOf: chunk) }
+        }
     }
 }
 

@@ -123,9 +123,10 @@ public final class Pipeline {
         }
         let seconds = Date().timeIntervalSince(started)
         log.info("source run finished", metadata: [
-            "status": "\(status.rawValue)", "fetched": "\(counts.fetched)", "inserted": "\(counts.inserted)",
-            "updated": "\(counts.updated)", "unchanged": "\(counts.unchanged)", "quarantined": "\(counts.quarantined)",
-            "duration_s": "\(String(format: "%.3f", seconds))"])
+            "status": "\(status.rawValue)", "fetched": .stringConvertible(counts.fetched),
+            "inserted": .stringConvertible(counts.inserted), "updated": .stringConvertible(counts.updated),
+            "unchanged": .stringConvertible(counts.unchanged), "quarantined": .stringConvertible(counts.quarantined),
+            "duration_s": .stringConvertible((seconds * 1000).rounded() / 1000)])
         return SourceOutcome(source: source, runID: runID, status: status, counts: counts, error: failure, seconds: seconds)
     }
 }
