@@ -23,10 +23,10 @@ final class RetryPolicyTests: XCTestCase {
 
     func testKeyFilesAndPlans() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("key-\(UUID())")
-        try "  secret-from-file\n".write(to: file, atomically: true, encoding: .utf8)
+        try "  test-key\n".write(to: file, atomically: true, encoding: .utf8)
         let config = try ETLConfig(environment: ["DATABASE_URL": "host=db", "COINGECKO_API_KEY_FILE": file.path,
                                                  "COINGECKO_API_PLAN": "pro", "COINPAPRIKA_API_KEY": "pk"])
-        XCTAssertEqual(config.coingecko.headers, ["x-cg-pro-api-key: secret-from-file"])
+        XCTAssertEqual(config.coingecko.headers, ["x-cg-pro-api-key: test-key"])
         XCTAssertEqual(config.coingecko.baseURL, "https://pro-api.coingecko.com/api/v3")
         XCTAssertEqual(config.coinpaprika.headers, ["Authorization: pk"])
         XCTAssertEqual(config.coingeckoMaxPages, 2)
