@@ -50,6 +50,12 @@ enum DataPage {
         return out.bytes
     }
 
+    /// The nullable numeric fields, in output order, with their columns.
+    private static let numericFields: [(StaticString, Int)] = [
+        (",\"price_usd\":", Column.price), (",\"market_cap_usd\":", Column.marketCap),
+        (",\"volume_24h_usd\":", Column.volume), (",\"rank\":", Column.rank),
+    ]
+
     private struct Page {
         var version: Int64
         var total: Int64
@@ -75,8 +81,7 @@ enum DataPage {
             json.raw(",\"name\":"); json.string(rows.bytes(row, Column.name))
             json.raw(",\"source\":"); json.string(rows.bytes(row, Column.source))
             json.raw(",\"source_id\":"); json.string(rows.bytes(row, Column.sourceID))
-            for (field, column) in [(",\"price_usd\":" as StaticString, Column.price), (",\"market_cap_usd\":", Column.marketCap),
-                                    (",\"volume_24h_usd\":", Column.volume), (",\"rank\":", Column.rank)] {
+            for (field, column) in numericFields {
                 json.raw(field)
                 if rows.isNull(row, column) { json.raw("null") } else { json.raw(rows.bytes(row, column)) }
             }
