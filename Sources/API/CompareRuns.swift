@@ -31,18 +31,12 @@ enum CompareRuns {
         SELECT r.run_id::text, r.source, r.status,
                extract(epoch FROM r.finished_at - r.started_at)::float8::text,
                r.fetched::text, r.inserted::text, r.unchanged::text, r.quarantined::text, r.error,
-               (SELECT count(*) FROM schema_drift_events d WHERE d.run_id = r.run_id)::text,
+               d.drift::text,
                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM p.finished_at - p.started_at))
                   FROM (SELECT * FROM etl_runs p WHERE p.source = r.source AND p.run_id < r.run_id
                         AND p.status = 'succeeded' ORDER BY p.run_id DESC LIMIT 10) p)::text,
-               json_build_object('run_id', r.run_id, 'invocation_id', r.invocation_id, 'source', r.source,
-                 'trigger', r.trigger, 'status', r.status, 'started_at', rfc3339(r.started_at),
-                 'finished_at', rfc3339(r.finished_at),
-                 'duration_seconds', round(extract(epoch FROM r.finished_at - r.started_at), 3),
-                 'fetched', r.fetched, 'inserted', r.inserted, 'updated', r.updated, 'unchanged', r.unchanged,
-                 'quarantined', r.quarantined, 'error', r.error,
-                 'drift_events', (SELECT count(*) FROM schema_drift_events d WHERE d.run_id = r.run_id))::text
-        FROM etl_runs r
+               \(RunJSON.object)::text
+        FROM etl_runs r \(RunJSON.driftJoin)
         """
 
     static func render(query: String, session: ReadSession, requestID: String, elapsed: () -> Double) throws(APIError) -> String {
@@ -50,14 +44,8 @@ enum CompareRuns {
         let a = try params.integer("a", in: 1...Int.max)
         let b = try params.integer("b", in: 1...Int.max)
         if (a == nil) != (b == nil) { throw APIError.badParameter(a == nil ? "a" : "b", "give both a and b (run ids), or neither") }
-        var source: Source?
-        if let text = params["source"] {
-            guard let value = Source(rawValue: text) else {
-                throw APIError.badParameter("source", "must be one of \(Source.allNames), got \(QueryParameters.show(text))")
-            }
-            if a != nil { throw APIError.badParameter("source", "cannot be combined with a and b") }
-            source = value
-        }
+        let source = try params.choice("source", Source.self)
+        if source != nil && a != nil { throw APIError.badParameter("source", "cannot be combined with a and b") }
         let pairs: [(Run, Run)] = try session.run { connection in
             if let a, let b {
                 let rows = try connection.queryPrepared("compare_ids", runSQL + " WHERE r.run_id IN ($1, $2)", [String(a), String(b)]).rows

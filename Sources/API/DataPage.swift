@@ -27,7 +27,7 @@ enum DataPage {
             }
             let tail = renderTail(query, page)
             cache.storeTotal(query.filterKey, version: page.version, total: page.total)
-            cache.store(key, PageCache.Entry(version: page.version, tail: tail, total: page.total))
+            cache.store(key, PageCache.Entry(version: page.version, tail: tail))
             return tail
         }
         var out = JSONWriter(capacity: tail.count + 128)

@@ -97,12 +97,7 @@ public struct DataQuery: Sendable, Equatable {
         } else {
             paging = .page(number: page ?? 1, size: pageSize ?? DataQuery.defaultPageSize)
         }
-        if let text = params["source"] {
-            guard let source = Source(rawValue: text) else {
-                throw APIError.badParameter("source", "must be one of \(Source.allNames), got \(QueryParameters.show(text))")
-            }
-            self.source = source
-        }
+        source = try params.choice("source", Source.self)
         if let text = params["symbol"] {
             guard !text.isEmpty, text.count <= 32 else { throw APIError.badParameter("symbol", "must be 1 to 32 characters") }
             symbol = text

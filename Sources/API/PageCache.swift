@@ -10,7 +10,6 @@ public final class PageCache: Sendable {
         let version: Int64
         /// Everything after the envelope: `,"data":[…],"total":…,…}`.
         let tail: [UInt8]
-        let total: Int64
     }
 
     private struct State {

@@ -43,6 +43,17 @@ public struct QueryParameters: Sendable {
         return value
     }
 
+    /// One of a fixed set of names (`source`, `status`), or nil when absent.
+    public func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type) throws(APIError) -> T?
+        where T.RawValue == String {
+        guard let text = values[name] else { return nil }
+        guard let value = T(rawValue: text) else {
+            let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+            throw APIError.badParameter(name, "must be one of \(allowed), got \(QueryParameters.show(text))")
+        }
+        return value
+    }
+
     /// Decodes `%XX` and `+`; nil on malformed escapes or invalid UTF-8.
     static func decode(_ text: Substring) -> String? {
         var bytes: [UInt8] = []
