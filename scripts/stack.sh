@@ -246,21 +246,15 @@ cmd_keys_admin() {
 
 cmd_nginx_render() {
     mkdir -p "$NGINX_DIR/tmp" "$LOG_DIR"
-    local servers="" user_line=""
-    for i in $(seq 1 "$RESPONDERS"); do
-        servers+="    server unix:$SOCK_DIR/api-$i.sock max_fails=1 fail_timeout=2s;\n"
-    done
+    local user_line=""
     [ "$(id -u)" = 0 ] && user_line="user nobody nogroup;"
-    local redirect=""
-    [ "$HTTPS_PORT" = 443 ] || redirect=":$HTTPS_PORT"
-    python3 "$ROOT/scripts/render.py" "$ROOT/nginx/kasparro.conf.template" "$NGINX_DIR/kasparro.conf" \
-        KEYS_MAP="$NGINX_DIR/api-keys.map" RATE_STANDARD="$RATE_STANDARD" RATE_HIGH="$RATE_HIGH" \
-        RATE_UNAUTHENTICATED="$RATE_UNAUTHENTICATED" BURST_STANDARD="$BURST_STANDARD" BURST_HIGH="$BURST_HIGH" \
-        BURST_UNAUTHENTICATED="$BURST_UNAUTHENTICATED" UPSTREAM_SERVERS="$servers" \
+    RESPONDERS="$RESPONDERS" SOCK_DIR="$SOCK_DIR" KEYS_MAP="$NGINX_DIR/api-keys.map" \
+        RATE_STANDARD="$RATE_STANDARD" BURST_STANDARD="$BURST_STANDARD" RATE_HIGH="$RATE_HIGH" BURST_HIGH="$BURST_HIGH" \
+        RATE_UNAUTHENTICATED="$RATE_UNAUTHENTICATED" BURST_UNAUTHENTICATED="$BURST_UNAUTHENTICATED" \
         UPSTREAM_KEEPALIVE="$UPSTREAM_KEEPALIVE" HTTP_LISTEN="127.0.0.1:$HTTP_PORT" HTTPS_LISTEN="127.0.0.1:$HTTPS_PORT" \
-        HTTPS_REDIRECT_PORT="$redirect" SERVER_NAME=localhost TLS_CERT="$NGINX_DIR/tls.crt" TLS_KEY="$NGINX_DIR/tls.key" \
-        ACCESS_LOG="$LOG_DIR/nginx-access.log" FASTCGI_PARAMS=/etc/nginx/fastcgi_params ERRORS_DIR="$ROOT/nginx/errors" \
-        OPENAPI_FILE="$ROOT/docs/openapi.json"
+        SERVER_NAME=localhost TLS_CERT="$NGINX_DIR/tls.crt" TLS_KEY="$NGINX_DIR/tls.key" \
+        ACCESS_LOG="$LOG_DIR/nginx-access.log" ERRORS_DIR="$ROOT/nginx/errors" OPENAPI_FILE="$ROOT/docs/openapi.json" \
+        "$ROOT/scripts/render-site.sh" "$NGINX_DIR/kasparro.conf"
     python3 "$ROOT/scripts/render.py" "$ROOT/nginx/nginx-standalone.conf.template" "$NGINX_DIR/nginx.conf" \
         WORKERS="$NGINX_WORKERS" PREFIX="$NGINX_DIR" LOG_DIR="$LOG_DIR" USER_LINE="$user_line" \
         BENCH_STATIC_PORT="$BENCH_STATIC_PORT"
@@ -323,7 +317,6 @@ API_DATABASE_URL=$API_URL
 BIN_DIR=$BIN_DIR
 SOCK_DIR=$SOCK_DIR
 CSV_SOURCE_DIR=$CSV_SOURCE_DIR
-FIXTURE_URL=http://127.0.0.1:$FIXTURE_PORT
 ENV
 }
 

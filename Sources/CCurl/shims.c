@@ -24,7 +24,3 @@ CURLcode kasparro_curl_setopt_header_function(CURL *handle, size_t (*callback)(c
 CURLcode kasparro_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
-
-CURLcode kasparro_curl_getinfo_double(CURL *handle, CURLINFO info, double *value) {
-    return curl_easy_getinfo(handle, info, value);
-}

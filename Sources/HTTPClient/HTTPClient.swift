@@ -10,8 +10,6 @@ public struct HTTPResponse: Sendable {
     public let headers: [String: String]
     /// The decoded body (gzip already undone).
     public let body: [UInt8]
-    /// Total transfer time in seconds.
-    public let seconds: Double
 }
 
 /// A transfer that did not produce an HTTP response.
@@ -35,8 +33,6 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
     /// Whether retrying might help (timeouts, refused connections, broken transfers). A name that
     /// does not resolve fails at once: offline machines report it without waiting through retries.
     public var isTransient: Bool { code != .setup && code != .resolve }
-    /// Whether this was a timeout.
-    public var isTimeout: Bool { code == .timeout }
 
     /// Names the kind of failure and libcurl's reason.
     public var description: String {
@@ -130,8 +126,6 @@ public final class HTTPClient {
         }
         var status = 0
         _ = kasparro_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        var seconds = 0.0
-        _ = kasparro_curl_getinfo_double(handle, CURLINFO_TOTAL_TIME, &seconds)
-        return HTTPResponse(status: status, headers: sink.headers, body: sink.body, seconds: seconds)
+        return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
     }
 }

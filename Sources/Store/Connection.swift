@@ -1,6 +1,7 @@
 // A small owning wrapper over one libpq connection: parameters always bound, results copied out.
 import CPostgreSQL
 import Glibc
+import MarketData
 
 /// One PostgreSQL connection. Not thread-safe: each thread owns its own.
 public final class Connection {
@@ -32,7 +33,7 @@ public final class Connection {
             let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             if let handle { PQfinish(handle) }
             self.handle = nil
-            throw DatabaseError(.connection, detail: message.trimmingCharacters())
+            throw DatabaseError(.connection, detail: String(message.trimmingBlanks()))
         }
     }
 
@@ -137,12 +138,12 @@ public struct QueryResult: Sendable {
     /// Returns `result` when it succeeded; otherwise clears it and throws the server's error.
     static func check(_ result: OpaquePointer?, connection: OpaquePointer) throws(DatabaseError) -> OpaquePointer {
         guard let result else {
-            throw DatabaseError(.connection, detail: String(cString: PQerrorMessage(connection)).trimmingCharacters())
+            throw DatabaseError(.connection, detail: String(String(cString: PQerrorMessage(connection)).trimmingBlanks()))
         }
         let status = PQresultStatus(result)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters()
+            let message = String(String(cString: PQresultErrorMessage(result)).trimmingBlanks())
             let lost = PQstatus(connection) != CONNECTION_OK || status == PGRES_FATAL_ERROR && state == nil
             PQclear(result)
             throw DatabaseError(lost ? .connection : .statement, sqlState: state, detail: message)
@@ -199,12 +200,4 @@ func withCStringArray<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?])
     let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } }
     defer { copies.forEach { free($0) } }
     return body(copies.map { $0.map { UnsafePointer($0) } } + [nil])
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var text = Substring(self)
-        while let last = text.last, last == "\n" || last == " " || last == "\r" { text = text.dropLast() }
-        return String(text)
-    }
 }

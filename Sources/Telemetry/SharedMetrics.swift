@@ -46,9 +46,13 @@ public final class SharedMetrics: @unchecked Sendable {
         }
     }
 
-    /// A process-local instance (tests, or when no file is configured).
+    /// A process-local instance (tests, or when no file is configured): the file is unlinked
+    /// once mapped, so nothing is left behind.
     public static func inMemory() -> SharedMetrics {
-        try! SharedMetrics(path: "/dev/shm/kasparro-metrics-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let path = "/dev/shm/kasparro-metrics-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let metrics = try! SharedMetrics(path: path)
+        unlink(path)
+        return metrics
     }
 
     private func slot(_ index: Int) -> UnsafeAtomic<UInt64> { UnsafeAtomic(at: base + index) }

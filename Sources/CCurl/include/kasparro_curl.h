@@ -18,7 +18,5 @@ CURLcode kasparro_curl_setopt_header_function(CURL *_Nonnull handle,
     size_t (*_Nonnull callback)(char *_Nonnull, size_t, size_t, void *_Nullable));
 /// Reads a `long` info value (status code).
 CURLcode kasparro_curl_getinfo_long(CURL *_Nonnull handle, CURLINFO info, long *_Nonnull value);
-/// Reads a `double` info value (timings).
-CURLcode kasparro_curl_getinfo_double(CURL *_Nonnull handle, CURLINFO info, double *_Nonnull value);
 
 #endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Renders nginx/kasparro.conf.template, the one site that production, `make up` and the tests run.
+# Usage: render-site.sh OUTPUT. Settings come from the environment; the defaults are production's.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PREFIX=${PREFIX:-/usr/local}
+RESPONDERS=${RESPONDERS:-2}
+SOCK_DIR=${SOCK_DIR:-/run/kasparro}
+HTTP_LISTEN=${HTTP_LISTEN:-80}
+HTTPS_LISTEN=${HTTPS_LISTEN:-443}
+
+servers=""
+for i in $(seq 1 "$RESPONDERS"); do
+    servers+="    server unix:$SOCK_DIR/api-$i.sock max_fails=1 fail_timeout=2s;\n"
+done
+https_port=${HTTPS_LISTEN##*:}
+redirect=""
+[ "$https_port" = 443 ] || redirect=":$https_port"
+
+python3 "$ROOT/scripts/render.py" "$ROOT/nginx/kasparro.conf.template" "$1" \
+    KEYS_MAP="${KEYS_MAP:-/etc/kasparro/api-keys.map}" \
+    RATE_STANDARD="${RATE_STANDARD:-20r/s}" BURST_STANDARD="${BURST_STANDARD:-40}" \
+    RATE_HIGH="${RATE_HIGH:-1000r/s}" BURST_HIGH="${BURST_HIGH:-2000}" \
+    RATE_UNAUTHENTICATED="${RATE_UNAUTHENTICATED:-5r/s}" BURST_UNAUTHENTICATED="${BURST_UNAUTHENTICATED:-10}" \
+    UPSTREAM_SERVERS="$servers" UPSTREAM_KEEPALIVE="${UPSTREAM_KEEPALIVE:-8}" \
+    HTTP_LISTEN="$HTTP_LISTEN" HTTPS_LISTEN="$HTTPS_LISTEN" HTTPS_REDIRECT_PORT="$redirect" \
+    SERVER_NAME="${SERVER_NAME:-_}" \
+    TLS_CERT="${TLS_CERT:-/etc/kasparro/tls/fullchain.pem}" TLS_KEY="${TLS_KEY:-/etc/kasparro/tls/privkey.pem}" \
+    ACCESS_LOG="${ACCESS_LOG:-/var/log/nginx/kasparro-access.log}" FASTCGI_PARAMS=/etc/nginx/fastcgi_params \
+    ERRORS_DIR="${ERRORS_DIR:-$PREFIX/share/kasparro/errors}" \
+    OPENAPI_FILE="${OPENAPI_FILE:-$PREFIX/share/kasparro/openapi.json}"
