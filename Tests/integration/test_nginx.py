@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from conftest import wait_for
+from conftest import free_port, wait_for
 
 
 def burst(stack, n, key):
@@ -36,20 +36,58 @@ def test_unauthenticated_requests_are_limited_per_ip(stack):
     time.sleep(3)
 
 
-def tls_handshake(stack, *flags):
-    return subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{stack.env['HTTPS_PORT']}", *flags],
-                          input="", capture_output=True, text=True, timeout=10)
+def handshake(port, *flags):
+    """The protocol openssl s_client negotiated with 127.0.0.1:port, or None when the handshake failed."""
+    result = subprocess.run(["openssl", "s_client", "-brief", "-connect", f"127.0.0.1:{port}", *flags],
+                            input="", capture_output=True, text=True, timeout=10)
+    match = re.search(r"^Protocol version: (\S+)", result.stdout + result.stderr, re.M)
+    return match.group(1) if result.returncode == 0 and match else None
+
+
+# OpenSSL 3 refuses TLS 1.0/1.1 by itself unless the client's security level is lowered.
+OLD = {"-tls1": "TLSv1", "-tls1_1": "TLSv1.1"}
+LOWERED = ["-cipher", "DEFAULT@SECLEVEL=0"]
 
 
 def test_only_tls12_and_tls13(stack):
-    for version in ("-tls1", "-tls1_1"):
-        # OpenSSL 3 refuses these by itself unless the client's security level is lowered.
-        result = tls_handshake(stack, version, "-cipher", "DEFAULT@SECLEVEL=0")
-        assert result.returncode != 0 and "Cipher is (NONE)" in result.stdout + result.stderr or \
-            "alert protocol version" in result.stderr, result.stdout[-500:] + result.stderr[-500:]
-    for version, name in (("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")):
-        result = tls_handshake(stack, version)
-        assert result.returncode == 0 and f"Protocol  : {name}" in result.stdout or f"New, {name}" in result.stdout
+    port = stack.env["HTTPS_PORT"]
+    for flag in OLD:
+        assert handshake(port, flag, *LOWERED) is None, flag
+    assert handshake(port, "-tls1_2") == "TLSv1.2"
+    assert handshake(port, "-tls1_3") == "TLSv1.3"
+
+
+def test_the_site_tls_directives_refuse_old_versions_by_themselves(stack, tmp_path):
+    """Debian's OpenSSL policy refuses TLS 1.0/1.1 too; with that policy off (OPENSSL_CONF=/dev/null),
+    a server with the site's own ssl_* lines must still refuse them, while a control server that
+    allows them is reached by the same client (so the check can fail)."""
+    site = (stack.run_dir / "nginx" / "kasparro.conf").read_text()
+    directives = "\n".join(l for l in site.splitlines() if re.match(r"\s*ssl_(protocols|ciphers|prefer_server_ciphers)\b", l))
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in directives
+    cert, key = stack.run_dir / "nginx" / "tls.crt", stack.run_dir / "nginx" / "tls.key"
+    site_port, control_port = free_port(), free_port()
+    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (tmp_path / "nginx.conf").write_text(f"""pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;
+events {{}}
+http {{ {temp}
+  server {{ listen 127.0.0.1:{site_port} ssl; ssl_certificate {cert}; ssl_certificate_key {key};
+    {directives}
+    return 200 "site"; }}
+  server {{ listen 127.0.0.1:{control_port} ssl; ssl_certificate {cert}; ssl_certificate_key {key};
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; ssl_ciphers DEFAULT@SECLEVEL=0; return 200 "control"; }}
+}}
+""")
+    env = {**os.environ, "OPENSSL_CONF": "/dev/null"}
+    command = ["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "error.log")]
+    subprocess.run(command, env=env, check=True)
+    try:
+        assert wait_for(lambda: handshake(control_port, "-tls1_2") == "TLSv1.2", timeout=5)
+        for flag, name in OLD.items():
+            assert handshake(control_port, flag, *LOWERED) == name, f"control server must accept {name}"
+            assert handshake(site_port, flag, *LOWERED) is None, f"the site's directives accepted {name}"
+        assert handshake(site_port, "-tls1_2") == "TLSv1.2"
+    finally:
+        subprocess.run(command + ["-s", "stop"], env=env)
 
 
 def test_http_redirects_to_https(stack):
@@ -93,6 +131,8 @@ def responder_pid(stack, index):
 def restore_pool(stack):
     stack.sh("api-start")
     assert wait_for(lambda: stack.get("/data").status_code == 200, timeout=5)
+    # nginx skips a server that failed for fail_timeout (2 s): wait it out so the next test sees the whole pool.
+    time.sleep(2.2)
 
 
 def test_failover_when_a_responder_is_killed_under_load(stack):

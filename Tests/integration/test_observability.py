@@ -2,7 +2,6 @@
 import concurrent.futures
 import json
 import subprocess
-import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -24,8 +23,6 @@ def value(samples, name, **labels):
 
 
 def test_request_counters_are_exact_for_the_whole_pool(stack):
-    # Responders restarted by earlier tests are skipped by nginx for fail_timeout (2 s).
-    time.sleep(2.5)
     before = scrape(stack)
     ids = []
     plan = [("/data?page_size=1", 200, 7), ("/data?page_size=0", 400, 3), ("/stats", 200, 2), ("/runs?limit=1", 200, 2)]
