@@ -9,7 +9,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "kasparro",
-    platforms: [.macOS(.v13)],
+    // Linux only (Glibc, libfcgi, Synchronization's Mutex): no Apple platform is supported, so none is listed.
     products: [
         .executable(name: "kasparro-api", targets: ["FCGIApp"]),
         .executable(name: "kasparro-etl", targets: ["ETL"]),
@@ -25,33 +25,35 @@ let package = Package(
         .systemLibrary(name: "CPostgreSQL", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
 
+        // Small helpers every layer shares: blank trimming, JSON string escaping, strict environment settings.
+        .target(name: "Support", swiftSettings: swiftSettings),
+        // The request and response values: what FastCGI hands to the API, with no libpq behind it.
+        .target(name: "HTTPMessage", swiftSettings: swiftSettings),
         // Pure Swift domain model: sources, records, validation, identity matching.
-        .target(name: "MarketData", swiftSettings: swiftSettings),
-        // libpq wrapper, migrations and queries shared by both binaries.
-        .target(name: "Store", dependencies: ["CPostgreSQL", "MarketData",
-                                               .product(name: "Logging", package: "swift-log")],
-                swiftSettings: swiftSettings),
+        .target(name: "MarketData", dependencies: ["Support"], swiftSettings: swiftSettings),
+        // libpq wrapper, typed rows, migrations.
+        .target(name: "Store", dependencies: ["CPostgreSQL", "Support"], swiftSettings: swiftSettings),
         // JSON logging and the pool-wide shared-memory metrics.
-        .target(name: "Telemetry", dependencies: [.product(name: "Logging", package: "swift-log"),
+        .target(name: "Telemetry", dependencies: ["Support", .product(name: "Logging", package: "swift-log"),
                                                   .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: swiftSettings),
         // libcurl wrapper.
         .target(name: "HTTPClient", dependencies: ["CCurl"], swiftSettings: swiftSettings),
         // Sources, pipeline, checkpoints.
-        .target(name: "Ingestion", dependencies: ["MarketData", "Store", "HTTPClient", "Telemetry",
+        .target(name: "Ingestion", dependencies: ["MarketData", "Store", "HTTPClient", "Telemetry", "Support",
                                                   .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // Routing, handlers and JSON rendering: plain functions, no libfcgi.
-        .target(name: "API", dependencies: ["MarketData", "Store", "Telemetry",
+        .target(name: "API", dependencies: ["HTTPMessage", "MarketData", "Store", "Telemetry", "Support",
                                             .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // Accept loop, worker threads and signals over libfcgi.
-        .target(name: "FastCGI", dependencies: ["CFastCGI", "API",
+        .target(name: "FastCGI", dependencies: ["CFastCGI", "HTTPMessage",
                                                 .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
 
         .executableTarget(name: "FCGIApp", dependencies: [
-            "FastCGI", "API", "Store", "Telemetry",
+            "FastCGI", "HTTPMessage", "API", "Telemetry", "Support",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -62,8 +64,10 @@ let package = Package(
         ], swiftSettings: swiftSettings),
 
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData"], swiftSettings: swiftSettings),
-        .testTarget(name: "APITests", dependencies: ["API", "MarketData", "Store", "Telemetry"], swiftSettings: swiftSettings),
-        .testTarget(name: "IngestionTests", dependencies: ["Ingestion", "MarketData"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["API", "HTTPMessage", "MarketData", "Support", "Telemetry"], swiftSettings: swiftSettings),
+        .testTarget(name: "IngestionTests", dependencies: ["Ingestion", "MarketData", "Support"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "SupportTests", dependencies: ["Support"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,7 @@
 // GET /compare-runs: two runs side by side, their deltas, and the anomalies an operator should see.
+import Foundation
 import MarketData
 import Store
-import Telemetry
 
 /// Compares runs of one source: `?a=RUN&b=RUN`, `?source=X` (its last two runs), or every source's last two.
 enum CompareRuns {
@@ -12,10 +12,18 @@ enum CompareRuns {
     static let spikeFactor = 3.0
     static let minimumSpikeSeconds = 1.0
 
+    /// What a comparison flags.
+    enum AnomalyKind: String {
+        case failure
+        case recordDrop = "record_drop"
+        case durationSpike = "duration_spike"
+        case schemaDrift = "schema_drift"
+    }
+
     struct Run {
         let id: Int64
-        let source: String
-        let status: String
+        let source: Source
+        let status: RunStatus
         let seconds: Double?
         let fetched: Int64
         let inserted: Int64
@@ -24,22 +32,46 @@ enum CompareRuns {
         let error: String?
         let drift: Int64
         let medianSeconds: Double?
+        /// The run as `/runs` shows it (`RunJSON.object`).
         let json: String
+
+        init(id: Int64, source: Source, status: RunStatus, seconds: Double?, fetched: Int64, inserted: Int64,
+             unchanged: Int64, quarantined: Int64, error: String?, drift: Int64, medianSeconds: Double?, json: String) {
+            self.id = id
+            self.source = source
+            self.status = status
+            self.seconds = seconds
+            self.fetched = fetched
+            self.inserted = inserted
+            self.unchanged = unchanged
+            self.quarantined = quarantined
+            self.error = error
+            self.drift = drift
+            self.medianSeconds = medianSeconds
+            self.json = json
+        }
+
+        init(_ row: Row) throws(DatabaseError) {
+            self.init(id: try row.get("run_id"), source: try row.get("source"), status: try row.get("status"),
+                      seconds: try row.optional("seconds"), fetched: try row.get("fetched"), inserted: try row.get("inserted"),
+                      unchanged: try row.get("unchanged"), quarantined: try row.get("quarantined"),
+                      error: try row.optional("error"), drift: try row.get("drift"),
+                      medianSeconds: try row.optional("median_seconds"), json: try row.get("json"))
+        }
     }
 
     static let runSQL = """
-        SELECT r.run_id::text, r.source, r.status,
-               extract(epoch FROM r.finished_at - r.started_at)::float8::text,
-               r.fetched::text, r.inserted::text, r.unchanged::text, r.quarantined::text, r.error,
-               d.drift::text,
+        SELECT r.run_id, r.source, r.status,
+               extract(epoch FROM r.finished_at - r.started_at)::float8 AS seconds,
+               r.fetched, r.inserted, r.unchanged, r.quarantined, r.error, d.drift,
                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM p.finished_at - p.started_at))
                   FROM (SELECT * FROM etl_runs p WHERE p.source = r.source AND p.run_id < r.run_id
-                        AND p.status = 'succeeded' ORDER BY p.run_id DESC LIMIT 10) p)::text,
-               \(RunJSON.object)::text
+                        AND p.status = 'succeeded' ORDER BY p.run_id DESC LIMIT 10) p)::float8 AS median_seconds,
+               \(RunJSON.object)::text AS json
         FROM etl_runs r \(RunJSON.driftJoin)
         """
 
-    static func render(query: String, session: ReadSession, requestID: String, elapsed: () -> Double) throws(APIError) -> String {
+    static func render(query: String, session: ReadSession, requestID: String, elapsed: () -> Double) throws(APIError) -> [UInt8] {
         let params = try QueryParameters(query, allowed: parameterNames)
         let a = try params.integer("a", in: 1...Int.max)
         let b = try params.integer("b", in: 1...Int.max)
@@ -48,52 +80,74 @@ enum CompareRuns {
         if source != nil && a != nil { throw APIError.badParameter("source", "cannot be combined with a and b") }
         let pairs: [(Run, Run)] = try session.run { connection in
             if let a, let b {
-                let rows = try connection.queryPrepared("compare_ids", runSQL + " WHERE r.run_id IN ($1, $2)", [String(a), String(b)]).rows
-                let runs = rows.map(parse)
+                let runs = try connection.queryPrepared(runSQL + " WHERE r.run_id IN ($1, $2)", [String(a), String(b)])
+                    .rows.map { row throws(DatabaseError) in try Run(row) }
                 guard let first = runs.first(where: { $0.id == Int64(a) }) else { throw APIError(status: 404, code: "not_found", message: "a: no run \(a)") }
                 guard let second = runs.first(where: { $0.id == Int64(b) }) else { throw APIError(status: 404, code: "not_found", message: "b: no run \(b)") }
                 return [(first, second)]
             }
-            let sources = source.map { [$0] } ?? Source.allCases
             var pairs: [(Run, Run)] = []
-            for source in sources {
-                let rows = try connection.queryPrepared("compare_last_two", runSQL + " WHERE r.run_id IN (SELECT run_id FROM etl_runs WHERE source = $1 AND status <> 'running' ORDER BY run_id DESC LIMIT 2) ORDER BY r.run_id",
-                                                        [source.rawValue]).rows
-                if rows.count == 2 { pairs.append((parse(rows[0]), parse(rows[1]))) }
+            for source in source.map({ [$0] }) ?? Source.allCases {
+                let runs = try connection.queryPrepared(runSQL + " WHERE r.run_id IN (SELECT run_id FROM etl_runs WHERE source = $1 AND status <> 'running' ORDER BY run_id DESC LIMIT 2) ORDER BY r.run_id",
+                                                        [source.rawValue]).rows.map { row throws(DatabaseError) in try Run(row) }
+                if runs.count == 2 { pairs.append((runs[0], runs[1])) }
             }
             return pairs
         }
-        let items = pairs.map { a, b in
-            "{\"source\":\(jsonString(b.source)),\"a\":\(a.json),\"b\":\(b.json),\"deltas\":\(deltas(a, b)),\"anomalies\":\(anomalies(a, b))}"
+        var out = envelope(requestID: requestID, latencyMS: elapsed())
+        out.field("comparisons")
+        out.openArray()
+        for (a, b) in pairs {
+            out.element()
+            out.openObject()
+            out.field("source", b.source.rawValue)
+            out.field("a", json: a.json)
+            out.field("b", json: b.json)
+            out.field("deltas")
+            writeDeltas(a, b, into: &out)
+            out.field("anomalies")
+            out.openArray()
+            for (kind, reason) in anomalies(a, b) {
+                out.element()
+                out.openObject()
+                out.field("kind", kind.rawValue)
+                out.field("reason", reason)
+                out.closeObject()
+            }
+            out.closeArray()
+            out.closeObject()
         }
-        return envelope(requestID: requestID, latencyMS: elapsed()) + ",\"comparisons\":[" + items.joined(separator: ",") + "]}"
+        out.closeArray()
+        out.closeObject()
+        return out.bytes
     }
 
-    private static func parse(_ row: [String?]) -> Run {
-        Run(id: Int64(row[0]!)!, source: row[1]!, status: row[2]!, seconds: row[3].flatMap(Double.init),
-            fetched: Int64(row[4]!)!, inserted: Int64(row[5]!)!, unchanged: Int64(row[6]!)!, quarantined: Int64(row[7]!)!,
-            error: row[8], drift: Int64(row[9]!)!, medianSeconds: row[10].flatMap(Double.init), json: row[11]!)
-    }
-
-    private static func deltas(_ a: Run, _ b: Run) -> String {
-        let duration = (a.seconds != nil && b.seconds != nil) ? String(format: "%.3f", b.seconds! - a.seconds!) : "null"
-        return "{\"fetched\":\(b.fetched - a.fetched),\"inserted\":\(b.inserted - a.inserted),"
-            + "\"unchanged\":\(b.unchanged - a.unchanged),\"quarantined\":\(b.quarantined - a.quarantined),"
-            + "\"duration_seconds\":\(duration)}"
+    private static func writeDeltas(_ a: Run, _ b: Run, into out: inout JSONWriter) {
+        out.openObject()
+        out.field("fetched", b.fetched - a.fetched)
+        out.field("inserted", b.inserted - a.inserted)
+        out.field("unchanged", b.unchanged - a.unchanged)
+        out.field("quarantined", b.quarantined - a.quarantined)
+        if let first = a.seconds, let second = b.seconds {
+            out.field("duration_seconds", json: String(format: "%.3f", second - first))
+        } else {
+            out.field("duration_seconds", nil)
+        }
+        out.closeObject()
     }
 
     /// Anomalies of run `b` (the later one) against `a` and its source's recent history.
-    static func anomalies(_ a: Run, _ b: Run) -> String {
-        var found: [(String, String)] = []
-        if b.status == "failed" { found.append(("failure", "run \(b.id) failed: \(b.error ?? "no error recorded")")) }
+    static func anomalies(_ a: Run, _ b: Run) -> [(AnomalyKind, String)] {
+        var found: [(AnomalyKind, String)] = []
+        if b.status == .failed { found.append((.failure, "run \(b.id) failed: \(b.error ?? "no error recorded")")) }
         // The CSV source reads only appended lines, so its counts fall to 0 by design.
-        if b.source != Source.csv.rawValue, a.fetched > 0, Double(b.fetched) < Double(a.fetched) * dropThreshold {
-            found.append(("record_drop", "run \(b.id) fetched \(b.fetched) records, below \(Int(dropThreshold * 100))% of run \(a.id)'s \(a.fetched)"))
+        if b.source != .csv, a.fetched > 0, Double(b.fetched) < Double(a.fetched) * dropThreshold {
+            found.append((.recordDrop, "run \(b.id) fetched \(b.fetched) records, below \(Int(dropThreshold * 100))% of run \(a.id)'s \(a.fetched)"))
         }
         if let seconds = b.seconds, let median = b.medianSeconds, seconds > minimumSpikeSeconds, seconds > median * spikeFactor {
-            found.append(("duration_spike", String(format: "run \(b.id) took %.2f s, over %.0f× the recent median of %.2f s", seconds, spikeFactor, median)))
+            found.append((.durationSpike, String(format: "run \(b.id) took %.2f s, over %.0f× the recent median of %.2f s", seconds, spikeFactor, median)))
         }
-        if b.drift > 0 { found.append(("schema_drift", "run \(b.id) recorded \(b.drift) schema drift event(s)")) }
-        return "[" + found.map { "{\"kind\":\(jsonString($0.0)),\"reason\":\(jsonString($0.1))}" }.joined(separator: ",") + "]"
+        if b.drift > 0 { found.append((.schemaDrift, "run \(b.id) recorded \(b.drift) schema drift event(s)")) }
+        return found
     }
 }

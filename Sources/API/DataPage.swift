@@ -1,13 +1,14 @@
-// Renders a /data page from one statement's rows; totals cached per responder thread by data version.
+// Renders a /data page from one statement's rows; pages and totals cached per responder by data version.
 import MarketData
 import Store
-import Telemetry
+import Support
 
 enum DataPage {
     // Column positions of `DataQuery.statement`.
     private enum Column {
         static let version = 0, total = 1, assetID = 2, symbol = 3, name = 4, source = 5, sourceID = 6
         static let price = 7, marketCap = 8, volume = 9, rank = 10, observedAt = 11, ingestedAt = 12
+        static let count = 13
     }
 
     static let versionSQL = "SELECT version FROM data_version"
@@ -16,13 +17,13 @@ enum DataPage {
                        elapsed: () -> Double) throws(APIError) -> [UInt8] {
         let key = query.cacheKey
         let tail: [UInt8] = try session.run { connection in
-            let current = try connection.withPreparedRows("data_version", versionSQL, []) { rows in
-                rows.string(0, 0).flatMap(Int64.init) ?? -1
+            let current = try connection.withPreparedRows(versionSQL, []) { rows in
+                rows.count == 1 && rows.columnCount == 1 ? rows.string(0, 0).flatMap(Int64.init) ?? -1 : -1
             }
             if let hit = cache.page(key, version: current) { return hit.tail }
             let known = cache.total(query.filterKey)
             let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0)
-            let page = try connection.withPreparedRows(statement.name, statement.sql, statement.params) { rows in
+            let page = try connection.withPreparedRows(statement.sql, statement.params) { rows in
                 try write(rows, size: query.pageSize)
             }
             let tail = renderTail(query, page)
@@ -30,8 +31,7 @@ enum DataPage {
             cache.store(key, PageCache.Entry(version: page.version, tail: tail))
             return tail
         }
-        var out = JSONWriter(capacity: tail.count + 128)
-        out.raw(envelope(requestID: requestID, latencyMS: elapsed()))
+        var out = envelope(requestID: requestID, latencyMS: elapsed(), capacity: tail.count + 128)
         out.raw(tail)
         return out.bytes
     }
@@ -66,7 +66,7 @@ enum DataPage {
     /// Writes the records as a JSON array; NUMERIC text is already a valid JSON number (PostgreSQL
     /// never prints an exponent for numeric), so values are copied digit for digit.
     private static func write(_ rows: RowView, size: Int) throws(APIError) -> Page {
-        guard rows.count > 0, let version = rows.string(0, Column.version).flatMap(Int64.init),
+        guard rows.count > 0, rows.columnCount == Column.count, let version = rows.string(0, Column.version).flatMap(Int64.init),
               let total = rows.string(0, Column.total).flatMap(Int64.init) else {
             throw APIError.internalError
         }

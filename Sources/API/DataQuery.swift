@@ -145,19 +145,19 @@ public struct DataQuery: Sendable, Equatable {
     /// its index. Rows come back as plain text and are rendered to JSON by `DataPage`: measured
     /// with pgbench, building the JSON inside PostgreSQL (`json_agg`) halved the statement's
     /// throughput, and PostgreSQL is the part the whole pool shares.
-    func statement(knownVersion: Int64, knownTotal: Int64) -> (name: String, sql: String, params: [String?]) {
+    /// The connection prepares each distinct SQL text once, so every combination keeps its plan.
+    func statement(knownVersion: Int64, knownTotal: Int64) -> (sql: String, params: [String?]) {
         var params: [String?] = []
         func bind(_ value: String) -> String {
             params.append(value)
             return "$\(params.count)"
         }
         var filters: [String] = []
-        var signature = ""
-        if let source { filters.append("m.source = \(bind(source.rawValue))"); signature += "s" }
-        if let symbol { filters.append("upper(m.symbol) = upper(\(bind(symbol)))"); signature += "y" }
-        if let assetID { filters.append("m.asset_id = \(bind(String(assetID)))::bigint"); signature += "a" }
-        if let since { filters.append("m.observed_at >= \(bind(since.description))::timestamptz"); signature += "f" }
-        if let until { filters.append("m.observed_at < \(bind(until.description))::timestamptz"); signature += "u" }
+        if let source { filters.append("m.source = \(bind(source.rawValue))") }
+        if let symbol { filters.append("upper(m.symbol) = upper(\(bind(symbol)))") }
+        if let assetID { filters.append("m.asset_id = \(bind(String(assetID)))::bigint") }
+        if let since { filters.append("m.observed_at >= \(bind(since.description))::timestamptz") }
+        if let until { filters.append("m.observed_at < \(bind(until.description))::timestamptz") }
         let countWhere = filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")
         var pageFilters = filters
         if case .cursor(let cursor, _) = paging {
@@ -168,7 +168,6 @@ public struct DataQuery: Sendable, Equatable {
             let sid = bind(cursor.sourceID)
             pageFilters.append("m.observed_at <= \(at)::timestamptz")
             pageFilters.append("(m.observed_at < \(at)::timestamptz OR (m.source, m.source_id) > (\(src), \(sid)))")
-            signature += "c"
         }
         let pageWhere = pageFilters.isEmpty ? "" : "WHERE " + pageFilters.joined(separator: " AND ")
         let limit = bind(String(pageSize))
@@ -185,7 +184,7 @@ public struct DataQuery: Sendable, Equatable {
                                ORDER BY m.observed_at DESC, m.source, m.source_id
                                LIMIT \(limit)::int + 1 OFFSET \(offset)::bigint) m ON true
             """
-        return ("data_" + (signature.isEmpty ? "all" : signature), sql, params)
+        return (sql, params)
     }
 
     /// Filters and paging: the key of a rendered page in the cache.

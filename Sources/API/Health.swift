@@ -2,20 +2,41 @@
 import Dispatch
 import MarketData
 import Store
-import Telemetry
 
 struct Health {
     let settings: Router.Settings
 
-    struct Result {
-        let healthy: Bool
-        let status: String
-        let database: String
-        let etl: String
+    /// The outcome: `healthy`/`degraded` while the database answers, `unhealthy` when it does not.
+    enum Status: String {
+        case healthy, degraded, unhealthy
+    }
 
-        func body(requestID: String, latencyMS: Double) -> String {
-            "{\"status\":\"\(status)\",\"database\":\(database),\"etl\":\(etl),"
-                + "\"request_id\":\(jsonString(requestID)),\"api_latency_ms\":\(formatLatency(latencyMS))}"
+    struct Result {
+        let status: Status
+        let databaseLatencyMS: Double
+        /// Why the database could not be read (generic, safe for clients).
+        let databaseError: String?
+        /// Per-source object built by PostgreSQL, nil when the database is down.
+        let etl: String?
+
+        /// 200 while the database answers, 503 when it does not.
+        var httpStatus: Int { status == .unhealthy ? 503 : 200 }
+
+        func body(requestID: String, latencyMS: Double) -> [UInt8] {
+            var out = JSONWriter(capacity: 1024)
+            out.openObject()
+            out.field("status", status.rawValue)
+            out.field("database")
+            out.openObject()
+            out.field("status", (databaseError == nil ? Status.healthy : Status.unhealthy).rawValue)
+            out.field("latency_ms", json: formatLatency(databaseLatencyMS))
+            if let databaseError { out.field("error", databaseError) }
+            out.closeObject()
+            out.field("etl", json: etl ?? "null")
+            out.field("request_id", requestID)
+            out.field("api_latency_ms", json: formatLatency(latencyMS))
+            out.closeObject()
+            return out.bytes
         }
     }
 
@@ -38,27 +59,23 @@ struct Health {
                  'last_success_at', rfc3339(last_success),
                  'age_seconds', round(extract(epoch FROM now() - last_success))::bigint,
                  'stale', last_success IS NULL OR last_success < now() - make_interval(secs => $2::int),
-                 'schema_drift_events', drift, 'last_error', error) ORDER BY source), '{}')::text,
-               coalesce(bool_or(unhealthy), false)::text
+                 'schema_drift_events', drift, 'last_error', error) ORDER BY source), '{}')::text AS etl,
+               coalesce(bool_or(unhealthy), false) AS degraded
         FROM per
         """
 
     func report(session: ReadSession) -> Result {
         let start = DispatchTime.now().uptimeNanoseconds
+        func elapsedMS() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000 }
         do {
-            let row = try session.run { connection in
-                try connection.queryPrepared("health", Health.sql,
-                                             [sqlArrayLiteral(Source.allCases.map(\.rawValue)), String(settings.staleAfterSeconds)]).rows[0]
+            let (etl, degraded): (String, Bool) = try session.run { connection in
+                let row = try connection.queryPrepared(Health.sql, [sqlArrayLiteral(Source.allCases.map(\.rawValue)),
+                                                                    String(settings.staleAfterSeconds)]).single()
+                return (try row.get("etl"), try row.get("degraded"))
             }
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000
-            let degraded = row[1] == "true"
-            return Result(healthy: true, status: degraded ? "degraded" : "healthy",
-                          database: "{\"status\":\"healthy\",\"latency_ms\":\(formatLatency(ms))}", etl: row[0] ?? "{}")
+            return Result(status: degraded ? .degraded : .healthy, databaseLatencyMS: elapsedMS(), databaseError: nil, etl: etl)
         } catch {
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000
-            return Result(healthy: false, status: "unhealthy",
-                          database: "{\"status\":\"unhealthy\",\"latency_ms\":\(formatLatency(ms)),\"error\":\(jsonString(error.message))}",
-                          etl: "null")
+            return Result(status: .unhealthy, databaseLatencyMS: elapsedMS(), databaseError: error.message, etl: nil)
         }
     }
 }

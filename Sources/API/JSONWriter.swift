@@ -1,7 +1,11 @@
-// Writes JSON straight into a byte buffer from libpq's value bytes: the /data hot path.
-import Store
+// The one way responses are built: JSON written straight into a byte buffer, fields and values typed.
+import Support
 
 /// An append-only UTF-8 JSON byte buffer.
+///
+/// `field` and `element` insert the comma before a member unless it is the first of its object or
+/// array, so callers write members in order without tracking separators. Values from libpq's
+/// result bytes are copied without a String in between (the `/data` hot path).
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
 
@@ -24,6 +28,57 @@ struct JSONWriter {
     /// Appends bytes that are already valid JSON (a NUMERIC or integer value's text).
     mutating func raw(_ value: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: value) }
 
+    /// Opens an object (`{`), as a value or an array element.
+    mutating func openObject() { bytes.append(UInt8(ascii: "{")) }
+
+    /// Closes an object.
+    mutating func closeObject() { bytes.append(UInt8(ascii: "}")) }
+
+    /// Opens an array (`[`).
+    mutating func openArray() { bytes.append(UInt8(ascii: "[")) }
+
+    /// Closes an array.
+    mutating func closeArray() { bytes.append(UInt8(ascii: "]")) }
+
+    /// Starts an object member: the separating comma when needed, then `"name":`.
+    mutating func field(_ name: StaticString) {
+        separate()
+        bytes.append(0x22)
+        raw(name)
+        bytes.append(0x22)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Starts an array element: the separating comma when needed.
+    mutating func element() { separate() }
+
+    /// A member whose value is a JSON string, or `null` for nil.
+    mutating func field(_ name: StaticString, _ value: String?) {
+        field(name)
+        if let value { string(value) } else { raw("null") }
+    }
+
+    /// A member whose value is an integer.
+    mutating func field(_ name: StaticString, _ value: Int64) {
+        field(name)
+        raw(String(value))
+    }
+
+    /// A member whose value is a boolean.
+    mutating func field(_ name: StaticString, _ value: Bool) {
+        field(name)
+        raw(value ? "true" : "false")
+    }
+
+    /// A member whose value is text that is already JSON (an object PostgreSQL built, a formatted number).
+    mutating func field(_ name: StaticString, json: String) {
+        field(name)
+        raw(json)
+    }
+
+    /// Appends a Swift string as a JSON string literal.
+    mutating func string(_ value: String) { raw(jsonString(value)) }
+
     /// Appends a JSON string: quotes, backslashes and control bytes escaped; UTF-8 passed through.
     mutating func string(_ value: UnsafeBufferPointer<UInt8>) {
         bytes.append(0x22)
@@ -35,8 +90,8 @@ struct JSONWriter {
             case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
             case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
             case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30,
+                                          JSONWriter.hexDigits[Int(byte >> 4)], JSONWriter.hexDigits[Int(byte & 0xF)]])
             default: bytes.append(byte)
             }
         }
@@ -58,4 +113,14 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "Z"))
         bytes.append(0x22)
     }
+
+    /// A comma unless the member is the first inside its object or array.
+    private mutating func separate() {
+        if let last = bytes.last, last != UInt8(ascii: "{"), last != UInt8(ascii: "[") { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The buffer as text.
+    var text: String { String(decoding: bytes, as: UTF8.self) }
 }

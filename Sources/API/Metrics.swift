@@ -8,61 +8,80 @@ enum Metrics {
 
     static let etlSQL = """
         SELECT s.source,
-          coalesce(sum(r.fetched), 0)::text, coalesce(sum(r.inserted), 0)::text, coalesce(sum(r.updated), 0)::text,
-          coalesce(sum(r.unchanged), 0)::text, coalesce(sum(r.quarantined), 0)::text,
-          count(r.run_id) FILTER (WHERE r.status = 'succeeded')::text, count(r.run_id) FILTER (WHERE r.status = 'failed')::text,
-          count(r.run_id) FILTER (WHERE r.status = 'running')::text,
-          coalesce(extract(epoch FROM max(r.finished_at) FILTER (WHERE r.status = 'succeeded')), 0)::text,
+          coalesce(sum(r.fetched), 0) AS fetched, coalesce(sum(r.inserted), 0) AS inserted,
+          coalesce(sum(r.updated), 0) AS updated, coalesce(sum(r.unchanged), 0) AS unchanged,
+          coalesce(sum(r.quarantined), 0) AS quarantined,
+          count(r.run_id) FILTER (WHERE r.status = 'succeeded') AS succeeded,
+          count(r.run_id) FILTER (WHERE r.status = 'failed') AS failed,
+          count(r.run_id) FILTER (WHERE r.status = 'running') AS running,
+          coalesce(extract(epoch FROM max(r.finished_at) FILTER (WHERE r.status = 'succeeded')), 0)::float8 AS last_success,
           coalesce((SELECT extract(epoch FROM l.finished_at - l.started_at) FROM etl_runs l
-                    WHERE l.source = s.source AND l.finished_at IS NOT NULL ORDER BY l.run_id DESC LIMIT 1), 0)::text,
-          coalesce(sum(r.retries), 0)::text, coalesce(sum(r.rate_limit_wait_seconds), 0)::text,
-          (SELECT count(*) FROM schema_drift_events d WHERE d.source = s.source)::text
+                    WHERE l.source = s.source AND l.finished_at IS NOT NULL ORDER BY l.run_id DESC LIMIT 1), 0)::float8 AS last_duration,
+          coalesce(sum(r.retries), 0) AS retries, coalesce(sum(r.rate_limit_wait_seconds), 0)::float8 AS rate_limit_wait,
+          (SELECT count(*) FROM schema_drift_events d WHERE d.source = s.source) AS drift_events
         FROM unnest($1::text[]) AS s(source) LEFT JOIN etl_runs r ON r.source = s.source
         GROUP BY s.source ORDER BY s.source
         """
 
-    private static let families: [(name: String, type: String, help: String)] = [
-        ("kasparro_etl_records_fetched_total", "counter", "Source records read by ETL runs."),
-        ("kasparro_etl_records_inserted_total", "counter", "New market records written."),
-        ("kasparro_etl_records_updated_total", "counter", "Market records whose values changed."),
-        ("kasparro_etl_records_unchanged_total", "counter", "Source records identical to what was stored."),
-        ("kasparro_etl_records_quarantined_total", "counter", "Source records sent to quarantine."),
+    /// A metric family read from one column of `etlSQL`, per source.
+    private struct Family {
+        let name: String
+        let type: String
+        let help: String
+        let column: String
+        /// Whether the column is a whole number (counts) rather than seconds.
+        let integral: Bool
+    }
+
+    private static let families: [Family] = [
+        Family(name: "kasparro_etl_records_fetched_total", type: "counter", help: "Source records read by ETL runs.", column: "fetched", integral: true),
+        Family(name: "kasparro_etl_records_inserted_total", type: "counter", help: "New market records written.", column: "inserted", integral: true),
+        Family(name: "kasparro_etl_records_updated_total", type: "counter", help: "Market records whose values changed.", column: "updated", integral: true),
+        Family(name: "kasparro_etl_records_unchanged_total", type: "counter", help: "Source records identical to what was stored.", column: "unchanged", integral: true),
+        Family(name: "kasparro_etl_records_quarantined_total", type: "counter", help: "Source records sent to quarantine.", column: "quarantined", integral: true),
+        Family(name: "kasparro_etl_last_success_timestamp_seconds", type: "gauge", help: "Unix time of the source's last successful run (0: never).", column: "last_success", integral: false),
+        Family(name: "kasparro_etl_last_run_duration_seconds", type: "gauge", help: "Duration of the source's last finished run.", column: "last_duration", integral: false),
+        Family(name: "kasparro_etl_http_retries_total", type: "counter", help: "HTTP requests retried (429, 5xx, timeouts, connection errors).", column: "retries", integral: true),
+        Family(name: "kasparro_etl_rate_limit_wait_seconds_total", type: "counter", help: "Seconds spent waiting for the client-side rate limit.", column: "rate_limit_wait", integral: false),
+        Family(name: "kasparro_etl_schema_drift_events_total", type: "counter", help: "Schema drift findings recorded.", column: "drift_events", integral: true),
     ]
+
+    private static let databaseUpHelp = "# HELP kasparro_database_up Whether the API could read the database for this scrape.\n"
+        + "# TYPE kasparro_database_up gauge\nkasparro_database_up "
 
     static func render(session: ReadSession, metrics: SharedMetrics) -> String {
         var out = metrics.render()
-        let rows: [[String?]]
+        let etl: String
         do {
-            rows = try session.run { connection in
-                try connection.queryPrepared("metrics_etl", etlSQL, [sqlArrayLiteral(Source.allCases.map(\.rawValue))]).rows
+            etl = try session.run { connection in
+                let rows = try connection.queryPrepared(etlSQL, [sqlArrayLiteral(Source.allCases.map(\.rawValue))]).rows
+                return try renderETL(rows)
             }
         } catch {
-            return out + "# HELP kasparro_database_up Whether the API could read the database for this scrape.\n"
-                + "# TYPE kasparro_database_up gauge\nkasparro_database_up 0\n"
+            return out + databaseUpHelp + "0\n"
         }
-        out += "# HELP kasparro_database_up Whether the API could read the database for this scrape.\n"
-        out += "# TYPE kasparro_database_up gauge\nkasparro_database_up 1\n"
-        for (index, family) in families.enumerated() {
+        out += databaseUpHelp + "1\n"
+        return out + etl
+    }
+
+    private static func renderETL(_ rows: [Row]) throws(DatabaseError) -> String {
+        var out = ""
+        for family in families {
             out += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.type)\n"
-            for row in rows { out += "\(family.name){source=\"\(row[0]!)\"} \(row[index + 1]!)\n" }
+            for row in rows {
+                let source: String = try row.get("source")
+                let value = family.integral ? String(try row.get(family.column, as: Int64.self))
+                    : String(try row.get(family.column, as: Double.self))
+                out += "\(family.name){source=\"\(source)\"} \(value)\n"
+            }
         }
         out += "# HELP kasparro_etl_runs_total ETL runs by final status (running: in progress or interrupted).\n"
         out += "# TYPE kasparro_etl_runs_total counter\n"
         for row in rows {
-            for (offset, status) in ["succeeded", "failed", "running"].enumerated() {
-                out += "kasparro_etl_runs_total{source=\"\(row[0]!)\",status=\"\(status)\"} \(row[6 + offset]!)\n"
+            let source: String = try row.get("source")
+            for status in RunStatus.allCases {
+                out += "kasparro_etl_runs_total{source=\"\(source)\",status=\"\(status.rawValue)\"} \(try row.get(status.rawValue, as: Int64.self))\n"
             }
-        }
-        let gauges: [(String, String, String, Int)] = [
-            ("kasparro_etl_last_success_timestamp_seconds", "gauge", "Unix time of the source's last successful run (0: never).", 9),
-            ("kasparro_etl_last_run_duration_seconds", "gauge", "Duration of the source's last finished run.", 10),
-            ("kasparro_etl_http_retries_total", "counter", "HTTP requests retried (429, 5xx, timeouts, connection errors).", 11),
-            ("kasparro_etl_rate_limit_wait_seconds_total", "counter", "Seconds spent waiting for the client-side rate limit.", 12),
-            ("kasparro_etl_schema_drift_events_total", "counter", "Schema drift findings recorded.", 13),
-        ]
-        for (name, type, help, column) in gauges {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for row in rows { out += "\(name){source=\"\(row[0]!)\"} \(row[column]!)\n" }
         }
         return out
     }

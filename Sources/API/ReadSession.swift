@@ -1,6 +1,7 @@
 // A responder thread's database access: one lazily opened read-only connection that reconnects itself.
 import Logging
 import Store
+import Telemetry
 
 /// Owns one thread's libpq connection (the API's read-only role).
 ///
@@ -50,7 +51,8 @@ public final class ReadSession {
     private func current() throws(DatabaseError) -> Connection {
         if let connection, connection.isHealthy { return connection }
         connection = nil
-        let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api", statementTimeoutMS: 5000, genericPlans: true)
+        let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api", statementTimeoutMS: 5000,
+                                   genericPlans: true, onNotice: logger.databaseNotices)
         connection = fresh
         return fresh
     }

@@ -1,5 +1,6 @@
 // Routes a request to its handler and renders every outcome, success or error, as JSON.
 import Foundation
+import HTTPMessage
 import Logging
 import Telemetry
 
@@ -54,25 +55,23 @@ public struct Router: Sendable {
             let body: [UInt8]
             switch request.path {
             case "/health":
-                let health = Health(settings: settings)
-                let result = health.report(session: session)
-                response = Response(status: result.healthy ? 200 : 503,
-                                    body: result.body(requestID: request.requestID, latencyMS: elapsed()))
+                let result = Health(settings: settings).report(session: session)
+                response = Response(status: result.httpStatus, bytes: result.body(requestID: request.requestID, latencyMS: elapsed()))
                 return finish(response, request)
             case "/data":
                 let query = try DataQuery(query: request.query)
                 body = try DataPage.render(query, session: session, cache: cache, requestID: request.requestID, elapsed: elapsed)
             case "/stats":
                 _ = try QueryParameters(request.query, allowed: [])
-                body = Array(try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed).utf8)
+                body = try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed)
             case "/metrics":
                 response = Response(status: 200, body: Metrics.render(session: session, metrics: metrics),
                                     contentType: Metrics.contentType)
                 return finish(response, request)
             case "/compare-runs":
-                body = Array(try CompareRuns.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed).utf8)
+                body = try CompareRuns.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed)
             case "/runs":
-                body = Array(try Runs.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed).utf8)
+                body = try Runs.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed)
             default:
                 throw APIError.notFound(request.path)
             }
@@ -98,7 +97,12 @@ public struct Router: Sendable {
     static let paths: Set<String> = ["/health", "/data", "/stats", "/runs", "/compare-runs", "/metrics"]
 }
 
-/// The head of a JSON success body: `{"request_id":…,"api_latency_ms":…,` — the caller appends fields.
-func envelope(requestID: String, latencyMS: Double) -> String {
-    "{\"request_id\":\(jsonString(requestID)),\"api_latency_ms\":\(formatLatency(latencyMS))"
+/// The head of a JSON success body, `{"request_id":…,"api_latency_ms":…`: the caller appends
+/// fields and closes the object.
+func envelope(requestID: String, latencyMS: Double, capacity: Int = 512) -> JSONWriter {
+    var out = JSONWriter(capacity: capacity)
+    out.openObject()
+    out.field("request_id", requestID)
+    out.field("api_latency_ms", json: formatLatency(latencyMS))
+    return out
 }

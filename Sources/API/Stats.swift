@@ -1,24 +1,8 @@
-// GET /stats and GET /runs: ETL summaries, built as JSON by PostgreSQL.
+// GET /stats: the ETL's summary, built as JSON by PostgreSQL.
 import MarketData
 import Store
 
-/// The JSON object of one `etl_runs` row `r` (with `d.drift` from `driftJoin`), shared by
-/// `/runs` and `/compare-runs` so a run looks the same in both.
-enum RunJSON {
-    static let object = """
-        json_build_object('run_id', r.run_id, 'invocation_id', r.invocation_id, 'source', r.source,
-          'trigger', r.trigger, 'status', r.status, 'started_at', rfc3339(r.started_at),
-          'finished_at', rfc3339(r.finished_at),
-          'duration_seconds', round(extract(epoch FROM r.finished_at - r.started_at), 3),
-          'fetched', r.fetched, 'inserted', r.inserted, 'updated', r.updated, 'unchanged', r.unchanged,
-          'quarantined', r.quarantined, 'retries', r.retries, 'rate_limit_wait_seconds', r.rate_limit_wait_seconds,
-          'drift_events', d.drift, 'error', r.error)
-        """
-    static let driftJoin = """
-        LEFT JOIN LATERAL (SELECT count(*) AS drift FROM schema_drift_events e WHERE e.run_id = r.run_id) d ON true
-        """
-}
-
+/// Records per source, run counts, last success and failure, checkpoints.
 enum Stats {
     /// One pass over each table: per-source aggregates first, the totals summed from them.
     static let sql = """
@@ -51,33 +35,17 @@ enum Stats {
                               FROM etl_checkpoints c WHERE c.source = src.source)) ORDER BY src.source)
             FROM src LEFT JOIN records rec USING (source) LEFT JOIN runs r USING (source)
                      LEFT JOIN quarantined q USING (source))
-        )::text
+        )::text AS stats
         """
 
-    static func render(session: ReadSession, requestID: String, elapsed: () -> Double) throws(APIError) -> String {
-        let json = try session.run { connection in
-            try connection.queryPrepared("stats", sql, [sqlArrayLiteral(Source.allCases.map(\.rawValue))]).scalar ?? "{}"
+    static func render(session: ReadSession, requestID: String, elapsed: () -> Double) throws(APIError) -> [UInt8] {
+        let json: String = try session.run { connection in
+            try connection.queryPrepared(sql, [sqlArrayLiteral(Source.allCases.map(\.rawValue))]).single().get("stats")
         }
         // Splice the envelope's fields into PostgreSQL's object: `{` + envelope fields + `,` + rest.
-        return envelope(requestID: requestID, latencyMS: elapsed()) + "," + json.dropFirst()
-    }
-}
-
-enum Runs {
-    static let parameterNames: Set<String> = ["limit", "source", "status"]
-
-    static func render(query: String, session: ReadSession, requestID: String, elapsed: () -> Double) throws(APIError) -> String {
-        let params = try QueryParameters(query, allowed: parameterNames)
-        let limit = try params.integer("limit", in: 1...500) ?? 20
-        let source = try params.choice("source", Source.self)?.rawValue
-        let status = try params.choice("status", RunStatus.self)?.rawValue
-        let json = try session.run { connection in
-            try connection.queryPrepared("runs", """
-                SELECT coalesce(json_agg(\(RunJSON.object) ORDER BY r.run_id DESC), '[]')::text
-                FROM (SELECT * FROM etl_runs WHERE ($2::text IS NULL OR source = $2) AND ($3::text IS NULL OR status = $3)
-                      ORDER BY run_id DESC LIMIT $1) r \(RunJSON.driftJoin)
-                """, [String(limit), source, status]).scalar ?? "[]"
-        }
-        return envelope(requestID: requestID, latencyMS: elapsed()) + ",\"data\":" + json + ",\"limit\":\(limit)}"
+        var out = envelope(requestID: requestID, latencyMS: elapsed())
+        out.raw(",")
+        out.raw(String(json.dropFirst()))
+        return out.bytes
     }
 }

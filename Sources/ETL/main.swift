@@ -25,7 +25,7 @@ struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations, each in one transaction.")
 
     func run() throws {
-        let logger = bootstrapLogging()
+        let logger = try bootstrapLogging()
         let config = try loadConfig()
         let connection = try openDatabase(config, logger: logger)
         let migrator = Migrator(connection: connection)
@@ -49,7 +49,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let logger = bootstrapLogging()
+        let logger = try bootstrapLogging()
         var config = try loadConfig()
         if let failAfter { config.failAfter = failAfter }
         let pipeline: Pipeline
@@ -84,15 +84,20 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show each source's last run, checkpoint and quarantine count.")
 
     func run() throws {
-        let logger = bootstrapLogging()
+        let logger = try bootstrapLogging()
         let config = try loadConfig()
         let connection = try openDatabase(config, logger: logger)
         print(try StatusReport(connection: connection).render())
     }
 }
 
-private func bootstrapLogging() -> Logger {
-    JSONLogHandler.bootstrap()
+private func bootstrapLogging() throws -> Logger {
+    do {
+        try JSONLogHandler.bootstrap()
+    } catch {
+        FileHandle.standardError.write(Data("kasparro-etl: \(error)\n".utf8))
+        throw ExitCode(Pipeline.exitFatal)
+    }
     return Logger(label: "kasparro-etl")
 }
 
@@ -107,7 +112,7 @@ private func loadConfig() throws -> ETLConfig {
 
 private func openDatabase(_ config: ETLConfig, logger: Logger) throws -> Connection {
     do {
-        return try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl")
+        return try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl", onNotice: logger.databaseNotices)
     } catch {
         logger.error("database unavailable", metadata: ["error": "\(error.debugDescription)"])
         throw ExitCode(Pipeline.exitFatal)

@@ -3,7 +3,9 @@ import API
 import ArgumentParser
 import FastCGI
 import Foundation
+import HTTPMessage
 import Logging
+import Support
 import Telemetry
 
 struct KasparroAPI: ParsableCommand {
@@ -28,16 +30,25 @@ struct KasparroAPI: ParsableCommand {
     @Option(help: "Shared-memory metrics file for the whole pool (default: $RUNTIME_DIRECTORY/metrics under systemd).")
     var metricsFile: String?
 
-    @Option(help: "Seconds since a source's last success after which /health says degraded.")
-    var staleAfter: Int = Int(ProcessInfo.processInfo.environment["HEALTH_STALE_SECONDS"] ?? "") ?? 3600
+    @Option(help: "Seconds since a source's last success after which /health says degraded (default: HEALTH_STALE_SECONDS, else 3600).")
+    var staleAfter: Int?
 
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256") }
         guard mode_t(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, like 660") }
+        if let staleAfter, staleAfter < 1 { throw ValidationError("--stale-after must be ≥ 1") }
     }
 
     func run() throws {
-        JSONLogHandler.bootstrap()
+        let staleAfterSeconds: Int
+        do {
+            try JSONLogHandler.bootstrap()
+            staleAfterSeconds = try staleAfter
+                ?? EnvironmentSettings(ProcessInfo.processInfo.environment).integer("HEALTH_STALE_SECONDS", default: 3600, in: 1...Int.max)
+        } catch {
+            FileHandle.standardError.write(Data("kasparro-api: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
         let logger = Logger(label: "kasparro-api")
         guard let conninfo = ProcessInfo.processInfo.environment["DATABASE_URL"], !conninfo.isEmpty else {
             logger.critical("DATABASE_URL is not set (a libpq conninfo or URI for the read-only API role)")
@@ -61,8 +72,8 @@ struct KasparroAPI: ParsableCommand {
             logger.warning("no --metrics-file: /metrics reports this process only")
             metrics = .inMemory()
         }
-        let router = Router(settings: .init(staleAfterSeconds: staleAfter), logger: logger, metrics: metrics)
-        let server = Server(listenFD: fd, threads: threads, logger: logger) {
+        let router = Router(settings: .init(staleAfterSeconds: staleAfterSeconds), logger: logger, metrics: metrics)
+        let server = try Server(listenFD: fd, threads: threads, logger: logger, onWriteFailure: { metrics.writeFailure() }) {
             Worker(router: router, session: ReadSession(conninfo: conninfo, logger: logger,
                                                         onDatabaseError: { metrics.databaseError() }))
         }

@@ -1,7 +1,7 @@
 // The responder's threads: each owns an FCGX_Request and its handler state; SIGTERM drains and exits.
-import API
 import CFastCGI
 import Glibc
+import HTTPMessage
 import Logging
 import Synchronization
 
@@ -21,6 +21,7 @@ public final class Server: Sendable {
     private let threadCount: Int
     private let drainSeconds: Double
     private let makeHandler: @Sendable () -> any RequestHandling
+    private let onWriteFailure: @Sendable () -> Void
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let inFlight = Atomic<Int>(0)
@@ -28,20 +29,32 @@ public final class Server: Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
-    /// Creates the pool. `makeHandler` runs once on each worker thread.
+    /// Creates the pool. `makeHandler` runs once on each worker thread; `onWriteFailure` is called
+    /// for each response that could not be written (nginx or the client went away).
     public init(listenFD: Int32, threads: Int, drainSeconds: Double = 4.5, logger: Logger,
-                makeHandler: @escaping @Sendable () -> any RequestHandling) {
+                onWriteFailure: @escaping @Sendable () -> Void = {},
+                makeHandler: @escaping @Sendable () -> any RequestHandling) throws(ServerError) {
         self.listenFD = listenFD
         self.threadCount = threads
         self.drainSeconds = drainSeconds
         self.makeHandler = makeHandler
+        self.onWriteFailure = onWriteFailure
         self.logger = logger
         var fds: [Int32] = [0, 0]
-        _ = pipe(&fds)
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        guard pipe(&fds) == 0 else { throw ServerError.system("pipe") }
         wakeRead = fds[0]
         wakeWrite = fds[1]
+        guard fcntl(wakeRead, F_SETFD, FD_CLOEXEC) == 0, fcntl(wakeWrite, F_SETFD, FD_CLOEXEC) == 0 else {
+            close(wakeRead)
+            close(wakeWrite)
+            throw ServerError.system("fcntl(FD_CLOEXEC) on the wake-up pipe")
+        }
+        let flags = fcntl(listenFD, F_GETFL)
+        guard flags >= 0, fcntl(listenFD, F_SETFL, flags | O_NONBLOCK) == 0 else {
+            close(wakeRead)
+            close(wakeWrite)
+            throw ServerError.system("fcntl(O_NONBLOCK) on the listening socket")
+        }
     }
 
     /// Runs until SIGTERM/SIGINT, then drains. Call from the main thread before any other thread exists.
@@ -53,8 +66,6 @@ public final class Server: Sendable {
         pthread_sigmask(SIG_BLOCK, &mask, nil)
         signal(SIGPIPE, SIG_IGN)
         FCGX_Init()
-        let flags = fcntl(listenFD, F_GETFL)
-        _ = fcntl(listenFD, F_SETFL, flags | O_NONBLOCK)
 
         for index in 0..<threadCount {
             running.add(1, ordering: .relaxed)
@@ -114,6 +125,7 @@ public final class Server: Sendable {
         }
         var polls = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
                      pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        var backoff = AcceptBackoff()
         while !stopping.load(ordering: .relaxed) {
             if request.pointee.ipcFd < 0 {
                 polls[0].revents = 0
@@ -124,7 +136,20 @@ public final class Server: Sendable {
                 if polls[0].revents == 0 { continue }
             }
             // Non-blocking accept: another thread may have taken the connection (EAGAIN → poll again).
-            guard FCGX_Accept_r(request) >= 0 else { continue }
+            let accepted = FCGX_Accept_r(request)
+            guard accepted >= 0 else {
+                // Any other failure (EMFILE, ENFILE, ENOMEM…) would repeat at once: say so once, back off.
+                if accepted != -EAGAIN && accepted != -EWOULDBLOCK && accepted != -EINTR {
+                    if let delay = backoff.failed() {
+                        logger.error("accept failed; backing off", metadata: [
+                            "thread": "\(index)", "error": "\(String(cString: strerror(-accepted)))",
+                            "retry_ms": "\(delay / 1000)"])
+                    }
+                    usleep(backoff.delayMicros)
+                }
+                continue
+            }
+            if backoff.recovered() { logger.info("accept works again", metadata: ["thread": "\(index)"]) }
             inFlight.add(1, ordering: .sequentiallyConsistent)
             let response = handler.handle(readRequest(request))
             write(response, to: request)
@@ -151,13 +176,15 @@ public final class Server: Sendable {
         head += "Content-Length: \(response.body.count)\r\n"
         for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
-        var head8 = head
-        head8.withUTF8 { bytes in
-            _ = bytes.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out) }
-        }
-        response.body.withUnsafeBufferPointer { bytes in
-            _ = bytes.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out) }
-        }
+        let written = head.withUTF8 { put(UnsafeRawBufferPointer($0), request) }
+            && response.body.withUnsafeBytes { put($0, request) }
+        if !written { onWriteFailure() }
+    }
+
+    /// Writes bytes to the request's output stream; false when libfcgi could not (peer gone).
+    private func put(_ bytes: UnsafeRawBufferPointer, _ request: UnsafeMutablePointer<FCGX_Request>) -> Bool {
+        guard let start = bytes.baseAddress, bytes.count > 0 else { return true }
+        return FCGX_PutStr(start.assumingMemoryBound(to: CChar.self), Int32(bytes.count), request.pointee.out) == Int32(bytes.count)
     }
 
     private static func makeRequestID() -> String {
@@ -176,5 +203,37 @@ public final class Server: Sendable {
         case 503: return "Service Unavailable"
         default: return "Status"
         }
+    }
+}
+
+/// Exponential back-off after accept failures, so a persistent error (out of file descriptors)
+/// neither spins a core nor floods the log: one line when failures start, one when they stop.
+struct AcceptBackoff {
+    /// The current delay before the next attempt.
+    private(set) var delayMicros: UInt32 = 0
+    private static let first: UInt32 = 10_000
+    private static let limit: UInt32 = 1_000_000
+
+    /// Records a failure; returns the new delay when this is the first of a streak (time to log).
+    mutating func failed() -> UInt32? {
+        let starting = delayMicros == 0
+        delayMicros = starting ? AcceptBackoff.first : min(delayMicros * 2, AcceptBackoff.limit)
+        return starting ? delayMicros : nil
+    }
+
+    /// Records a success; true when it ends a streak of failures.
+    mutating func recovered() -> Bool {
+        defer { delayMicros = 0 }
+        return delayMicros != 0
+    }
+}
+
+/// The pool could not be set up.
+public struct ServerError: Error, CustomStringConvertible {
+    /// What failed.
+    public let description: String
+
+    static func system(_ call: String) -> ServerError {
+        ServerError(description: "\(call) failed: \(String(cString: strerror(errno)))")
     }
 }

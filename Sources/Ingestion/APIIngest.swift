@@ -72,10 +72,10 @@ struct APIIngest {
         guard !findings.isEmpty else { return [] }
         var renames: [(expected: String, actual: String)] = []
         for finding in findings {
-            let applied = finding.kind == "renamed" && (finding.confidence ?? 0) >= driftThreshold
+            let applied = finding.kind == .renamed && (finding.confidence ?? 0) >= driftThreshold
             if applied, let actual = finding.matched { renames.append((finding.field, actual)) }
             context.logger.warning("schema drift", metadata: [
-                "kind": "\(finding.kind)", "field": "\(finding.field)", "matched_field": "\(finding.matched ?? "")",
+                "kind": "\(finding.kind.rawValue)", "field": "\(finding.field)", "matched_field": "\(finding.matched ?? "")",
                 "confidence": "\(finding.confidence.map { String($0) } ?? "")", "sample": "\(finding.sample ?? "")",
                 "applied": "\(applied)"])
         }
@@ -83,7 +83,7 @@ struct APIIngest {
             INSERT INTO schema_drift_events (source, run_id, field, kind, matched_field, confidence, sample)
             SELECT $1, $2, u.field, u.kind, nullif(u.matched, ''), u.confidence, u.sample
             FROM unnest($3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[]) AS u(field, kind, matched, confidence, sample)
-            """, [source.rawValue, String(context.runID), sqlArrayLiteral(findings.map(\.field)), sqlArrayLiteral(findings.map(\.kind)),
+            """, [source.rawValue, String(context.runID), sqlArrayLiteral(findings.map(\.field)), sqlArrayLiteral(findings.map(\.kind.rawValue)),
                   sqlArrayLiteral(findings.map { $0.matched ?? "" }), sqlArrayLiteral(findings.map { $0.confidence.map { String($0) } }),
                   sqlArrayLiteral(findings.map(\.sample))])
         return renames

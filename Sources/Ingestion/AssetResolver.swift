@@ -22,9 +22,11 @@ final class AssetResolver {
             FROM asset_sources s JOIN assets a USING (asset_id)
             """).rows
         for row in rows {
-            guard let source = Source(rawValue: row[0]!), let id = Int64(row[2]!) else { continue }
-            mapped[Key(source: source, sourceID: row[1]!)] = id
-            add(to: id, symbol: row[3]!, source: source, sourceID: row[1]!, name: row[4]!)
+            let source: Source = try row.get("source")
+            let sourceID: String = try row.get("source_id")
+            let id: Int64 = try row.get("asset_id")
+            mapped[Key(source: source, sourceID: sourceID)] = id
+            add(to: id, symbol: try row.get("symbol"), source: source, sourceID: sourceID, name: try row.get("name"))
         }
     }
 
@@ -57,8 +59,8 @@ final class AssetResolver {
         if !needNew.isEmpty {
             // Ids drawn from the sequence first, so one insert creates every new asset.
             let fresh = try connection.query(
-                "SELECT nextval(pg_get_serial_sequence('assets', 'asset_id')) FROM generate_series(1, $1::int)",
-                [String(needNew.count)]).rows.map { Int64($0[0]!)! }
+                "SELECT nextval(pg_get_serial_sequence('assets', 'asset_id')) AS id FROM generate_series(1, $1::int)",
+                [String(needNew.count)]).rows.map { row throws(DatabaseError) in try row.get("id", as: Int64.self) }
             for (index, id) in zip(needNew, fresh) { ids[index] = id }
             try connection.query("""
                 INSERT INTO assets (asset_id, symbol, name) OVERRIDING SYSTEM VALUE
@@ -72,7 +74,7 @@ final class AssetResolver {
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::numeric[])
             """, [sqlArrayLiteral(coins.map(\.source.rawValue)), sqlArrayLiteral(coins.map(\.sourceID)),
                   sqlArrayLiteral(ids.map { String($0!) }), sqlArrayLiteral(coins.map { $0.symbol.uppercased() }),
-                  sqlArrayLiteral(coins.map(\.name)), sqlArrayLiteral(matches.map(\.method)),
+                  sqlArrayLiteral(coins.map(\.name)), sqlArrayLiteral(matches.map(\.method.rawValue)),
                   sqlArrayLiteral(matches.map { String($0.confidence) })])
         for (coin, id) in zip(coins, ids) {
             pending.mapped[Key(source: coin.source, sourceID: coin.sourceID)] = id!

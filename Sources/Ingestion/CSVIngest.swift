@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MarketData
 import Store
+import Support
 import Telemetry
 
 /// Reads price-history files incrementally: each file's checkpoint is the byte offset after the
@@ -67,7 +68,7 @@ struct CSVIngest {
             let lines = rawLines
             try context.writeBatch(records: records, quarantined: quarantined, fetched: lines.count,
                                    checkpoint: Checkpoint(stream: file, position: position, lineNo: lineNo, detail: headerDetail)) { db in
-                try db.queryPrepared("insert_raw_csv", """
+                try db.queryPrepared("""
                     INSERT INTO raw_csv (stream, line_no, line, sha256, run_id)
                     SELECT $1, u.n, u.l, sha256(convert_to(u.l, 'UTF8')), $2
                     FROM unnest($3::bigint[], $4::text[]) AS u(n, l)

@@ -1,6 +1,7 @@
 // ETL settings from the environment (systemd EnvironmentFile, or .env in the dev setup).
 import Foundation
 import MarketData
+import Support
 
 /// Everything an ETL invocation needs to know, read once from the environment.
 public struct ETLConfig: Sendable {
@@ -26,74 +27,54 @@ public struct ETLConfig: Sendable {
     /// Pages of 250 CoinGecko markets per run.
     public var coingeckoMaxPages: Int
 
-    /// Reads the settings; throws naming the variable that is wrong.
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
-        guard let url = environment["DATABASE_URL"], !url.isEmpty else {
-            throw ConfigError("DATABASE_URL is not set (a libpq conninfo or URI for the ETL's role)")
+    /// Reads the settings; throws naming the variable that is wrong and what it allows.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(SettingError) {
+        let settings = EnvironmentSettings(environment)
+        guard let url = settings["DATABASE_URL"] else {
+            throw SettingError("DATABASE_URL is not set (a libpq conninfo or URI for the ETL's role)")
         }
         guard !ETLConfig.containsPassword(url) else {
-            throw ConfigError("DATABASE_URL must not contain a password: use PGPASSFILE or peer authentication")
+            throw SettingError("DATABASE_URL must not contain a password: use PGPASSFILE or peer authentication")
         }
         databaseURL = url
-        csvDirectory = environment["CSV_SOURCE_DIR"] ?? "../shared/samples/csv"
-        if let raw = environment["ETL_FAIL_AFTER_N_RECORDS"], !raw.isEmpty {
-            guard let value = Int(raw), value >= 0 else {
-                throw ConfigError("ETL_FAIL_AFTER_N_RECORDS must be a whole number ≥ 0, got \(raw.debugDescription)")
-            }
-            failAfter = value
-        }
-        pauseBeforeCommitMS = try ETLConfig.integer(environment, "ETL_PAUSE_BEFORE_COMMIT_MS", default: 0, range: 0...60_000)
-        trigger = environment["ETL_TRIGGER"] ?? (environment["INVOCATION_ID"] != nil ? "timer" : "manual")
-        batchSize = Int(environment["ETL_BATCH_SIZE"] ?? "") ?? 1000
-        guard batchSize > 0 else { throw ConfigError("ETL_BATCH_SIZE must be ≥ 1") }
+        csvDirectory = settings["CSV_SOURCE_DIR"] ?? "../shared/samples/csv"
+        failAfter = try settings.optionalInteger("ETL_FAIL_AFTER_N_RECORDS", in: 0...Int.max)
+        pauseBeforeCommitMS = try settings.integer("ETL_PAUSE_BEFORE_COMMIT_MS", default: 0, in: 0...60_000)
+        trigger = try settings.choice("ETL_TRIGGER", default: settings["INVOCATION_ID"] != nil ? RunTrigger.timer : .manual).rawValue
+        batchSize = try settings.integer("ETL_BATCH_SIZE", default: 1000, in: 1...100_000)
 
         let retry = RetryPolicy(
-            maxAttempts: try ETLConfig.integer(environment, "ETL_HTTP_MAX_ATTEMPTS", default: 4, range: 1...20),
-            baseDelay: Double(try ETLConfig.integer(environment, "ETL_HTTP_BACKOFF_MS", default: 500, range: 1...60_000)) / 1000,
+            maxAttempts: try settings.integer("ETL_HTTP_MAX_ATTEMPTS", default: 4, in: 1...20),
+            baseDelay: Double(try settings.integer("ETL_HTTP_BACKOFF_MS", default: 500, in: 1...60_000)) / 1000,
             maxDelay: 30,
-            maxTotalSeconds: Double(try ETLConfig.integer(environment, "ETL_HTTP_MAX_SECONDS", default: 120, range: 1...3600)))
-        let connectTimeout = try ETLConfig.integer(environment, "ETL_HTTP_CONNECT_TIMEOUT", default: 5, range: 1...120)
-        let timeout = try ETLConfig.integer(environment, "ETL_HTTP_TIMEOUT", default: 30, range: 1...600)
+            maxTotalSeconds: Double(try settings.integer("ETL_HTTP_MAX_SECONDS", default: 120, in: 1...3600)))
+        let connectTimeout = try settings.integer("ETL_HTTP_CONNECT_TIMEOUT", default: 5, in: 1...120)
+        let timeout = try settings.integer("ETL_HTTP_TIMEOUT", default: 30, in: 1...600)
 
         let paprikaKey = try ETLConfig.secret(environment, "COINPAPRIKA_API_KEY")
         coinpaprika = APISourceConfig(
-            baseURL: ETLConfig.trimSlash(environment["COINPAPRIKA_BASE_URL"]
+            baseURL: ETLConfig.trimSlash(settings["COINPAPRIKA_BASE_URL"]
                 ?? (paprikaKey == nil ? "https://api.coinpaprika.com/v1" : "https://api-pro.coinpaprika.com/v1")),
             headers: paprikaKey.map { ["Authorization: \($0)"] } ?? [],
-            requestsPerMinute: try ETLConfig.integer(environment, "COINPAPRIKA_REQUESTS_PER_MINUTE", default: 600, range: 1...100_000),
+            requestsPerMinute: try settings.integer("COINPAPRIKA_REQUESTS_PER_MINUTE", default: 600, in: 1...100_000),
             retry: retry, connectTimeout: connectTimeout, timeout: timeout)
 
-        let plan = environment["COINGECKO_API_PLAN"] ?? "demo"
-        guard plan == "demo" || plan == "pro" else {
-            throw ConfigError("COINGECKO_API_PLAN must be demo or pro, got \(plan.debugDescription)")
-        }
+        let plan = try settings.choice("COINGECKO_API_PLAN", default: CoinGeckoPlan.demo)
         let geckoKey = try ETLConfig.secret(environment, "COINGECKO_API_KEY")
         coingecko = APISourceConfig(
-            baseURL: ETLConfig.trimSlash(environment["COINGECKO_BASE_URL"]
-                ?? (plan == "pro" ? "https://pro-api.coingecko.com/api/v3" : "https://api.coingecko.com/api/v3")),
-            headers: geckoKey.map { [(plan == "pro" ? "x-cg-pro-api-key: " : "x-cg-demo-api-key: ") + $0] } ?? [],
-            requestsPerMinute: try ETLConfig.integer(environment, "COINGECKO_REQUESTS_PER_MINUTE", default: 30, range: 1...100_000),
+            baseURL: ETLConfig.trimSlash(settings["COINGECKO_BASE_URL"] ?? plan.baseURL),
+            headers: geckoKey.map { [plan.keyHeader + ": " + $0] } ?? [],
+            requestsPerMinute: try settings.integer("COINGECKO_REQUESTS_PER_MINUTE", default: 30, in: 1...100_000),
             retry: retry, connectTimeout: connectTimeout, timeout: timeout)
-        coingeckoMaxPages = try ETLConfig.integer(environment, "COINGECKO_MAX_PAGES", default: 2, range: 1...100)
-        let threshold = environment["SCHEMA_DRIFT_RENAME_THRESHOLD"].flatMap(Double.init) ?? SchemaDrift.defaultThreshold
-        guard (0...1).contains(threshold) else { throw ConfigError("SCHEMA_DRIFT_RENAME_THRESHOLD must be between 0 and 1") }
-        driftRenameThreshold = threshold
-    }
-
-    private static func integer(_ environment: [String: String], _ name: String, default value: Int,
-                                range: ClosedRange<Int>) throws(ConfigError) -> Int {
-        guard let text = environment[name], !text.isEmpty else { return value }
-        guard let parsed = Int(text), range.contains(parsed) else {
-            throw ConfigError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(text.debugDescription)")
-        }
-        return parsed
+        coingeckoMaxPages = try settings.integer("COINGECKO_MAX_PAGES", default: 2, in: 1...100)
+        driftRenameThreshold = try settings.number("SCHEMA_DRIFT_RENAME_THRESHOLD", default: SchemaDrift.defaultThreshold, in: 0...1)
     }
 
     /// A key from `NAME` or from the file `NAME_FILE` (a systemd credential); never logged.
-    static func secret(_ environment: [String: String], _ name: String) throws(ConfigError) -> String? {
+    static func secret(_ environment: [String: String], _ name: String) throws(SettingError) -> String? {
         if let path = environment[name + "_FILE"], !path.isEmpty {
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                throw ConfigError("\(name)_FILE: cannot read \(path)")
+                throw SettingError("\(name)_FILE: cannot read \(path)")
             }
             let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
             return key.isEmpty ? nil : key
@@ -132,9 +113,26 @@ public struct APISourceConfig: Sendable {
     public var timeout: Int
 }
 
-/// A setting is missing or malformed.
-public struct ConfigError: Error, CustomStringConvertible, Sendable {
-    /// Which variable and what to do about it.
-    public let description: String
-    init(_ description: String) { self.description = description }
+/// What started an ETL invocation (`ETL_TRIGGER`; under systemd `timer` by default).
+public enum RunTrigger: String, CaseIterable, Sendable {
+    case manual, timer, test, bench
+}
+
+/// CoinGecko's API plans: each has its own host and key header.
+enum CoinGeckoPlan: String, CaseIterable {
+    case demo, pro
+
+    var baseURL: String {
+        switch self {
+        case .demo: return "https://api.coingecko.com/api/v3"
+        case .pro: return "https://pro-api.coingecko.com/api/v3"
+        }
+    }
+
+    var keyHeader: String {
+        switch self {
+        case .demo: return "x-cg-demo-api-key"
+        case .pro: return "x-cg-pro-api-key"
+        }
+    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MarketData
 import Store
+import Telemetry
 
 /// The outcome of one source's run.
 public struct SourceOutcome: Sendable {
@@ -40,7 +41,8 @@ public final class Pipeline {
     public init(config: ETLConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        self.connection = try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl")
+        self.connection = try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl",
+                                         onNotice: logger.databaseNotices)
     }
 
     /// The connection, for `migrate` and `status`.
@@ -49,7 +51,9 @@ public final class Pipeline {
     /// Takes the invocation lock; false when another ETL is running. Runs left `running` by a
     /// killed invocation are marked failed, since nobody else can be running them.
     public func lock() throws -> Bool {
-        guard try connection.query("SELECT pg_try_advisory_lock(7461002)").scalar == "t" else { return false }
+        guard try connection.query("SELECT pg_try_advisory_lock(7461002) AS locked").single().get("locked", as: Bool.self) else {
+            return false
+        }
         let orphans = try connection.query("""
             UPDATE etl_runs SET status = 'failed', finished_at = clock_timestamp(),
               error = 'interrupted: the ETL process ended before finishing this run'
@@ -70,10 +74,10 @@ public final class Pipeline {
         log[metadataKey: "source"] = "\(source.rawValue)"
         let runID: Int64
         do {
-            runID = Int64(try connection.query("""
+            runID = try connection.query("""
                 INSERT INTO etl_runs (invocation_id, source, trigger, status) VALUES ($1, $2, $3, 'running')
                 RETURNING run_id
-                """, [invocationID, source.rawValue, config.trigger]).scalar!)!
+                """, [invocationID, source.rawValue, config.trigger]).single().get("run_id")
         } catch {
             log.error("cannot record run start", metadata: ["error": "\(String(reflecting: error))"])
             return SourceOutcome(source: source, runID: 0, status: .failed, counts: RunCounts(),

@@ -4,36 +4,6 @@ import Logging
 import MarketData
 import Store
 
-/// Counters of one source run, mirrored into its `etl_runs` row.
-public struct RunCounts: Sendable, Equatable {
-    /// Source records read.
-    public var fetched = 0
-    /// New market rows.
-    public var inserted = 0
-    /// Existing market rows whose values changed.
-    public var updated = 0
-    /// Records identical to what was stored.
-    public var unchanged = 0
-    /// Records sent to quarantine.
-    public var quarantined = 0
-}
-
-/// A record that failed validation, with where it came from.
-struct QuarantinedRecord {
-    let stream: String
-    let locator: String
-    let raw: String
-    let reason: QuarantineReason
-}
-
-/// Where a stream stopped reading.
-struct Checkpoint {
-    let stream: String
-    let position: Int64
-    let lineNo: Int64
-    let detail: String
-}
-
 /// The run-scoped state handed to a source.
 final class RunContext {
     let source: Source
@@ -67,10 +37,11 @@ final class RunContext {
     /// The stored checkpoint of a stream, if any.
     func checkpoint(stream: String) throws -> Checkpoint? {
         let row = try connection.query(
-            "SELECT position, line_no, detail::text FROM etl_checkpoints WHERE source = $1 AND stream = $2",
+            "SELECT position, line_no, detail::text AS detail FROM etl_checkpoints WHERE source = $1 AND stream = $2",
             [source.rawValue, stream]).rows.first
         guard let row else { return nil }
-        return Checkpoint(stream: stream, position: Int64(row[0]!)!, lineNo: Int64(row[1]!)!, detail: row[2]!)
+        return Checkpoint(stream: stream, position: try row.get("position"), lineNo: try row.get("line_no"),
+                          detail: try row.get("detail"))
     }
 
     /// Writes one batch in one transaction: raw payloads (via `storeRaw`), asset mappings,
@@ -137,7 +108,7 @@ final class RunContext {
         for (index, record) in batch.enumerated() { lastIndex[record.sourceID + "\u{0}" + record.observedAt.description] = index }
         let records = lastIndex.count == batch.count ? batch : lastIndex.values.sorted().map { batch[$0] }
         let assetIDs = try resolver.assetIDs(for: records, connection: connection).map { String($0) }
-        let rows = try connection.queryPrepared("upsert_market_records", """
+        let rows = try connection.queryPrepared("""
             INSERT INTO market_records AS m (source, source_id, observed_at, asset_id, symbol, name,
                                              price_usd, market_cap_usd, volume_24h_usd, rank, run_id)
             SELECT $1, u.source_id, u.observed_at, u.asset_id, u.symbol, u.name, u.price, u.cap, u.volume, u.rank, $2
@@ -162,7 +133,7 @@ final class RunContext {
                   sqlArrayLiteral(records.map { $0.marketCapUSD?.text }),
                   sqlArrayLiteral(records.map { $0.volume24hUSD?.text }),
                   sqlArrayLiteral(records.map { $0.rank.map(String.init) })]).rows
-        let inserted = rows.filter { $0[0] == "t" }.count
+        let inserted = try rows.filter { row throws(DatabaseError) in try row.get("inserted", as: Bool.self) }.count
         return (inserted, rows.count - inserted)
     }
 
@@ -182,43 +153,5 @@ final class RunContext {
                   sqlArrayLiteral(items.map(\.locator)),
                   sqlArrayLiteral(items.map { $0.raw.replacingNULs() }),
                   sqlArrayLiteral(items.map(\.reason.description))]).affectedRows
-    }
-}
-
-/// A one-line progress display on a terminal: records so far and the rate.
-final class Progress {
-    private let source: Source
-    private let started = Date()
-
-    /// A display for `source` when standard error is a terminal, else nil (logs only).
-    static func ifTerminal(_ source: Source) -> Progress? {
-        isatty(2) == 1 ? Progress(source: source) : nil
-    }
-
-    private init(source: Source) { self.source = source }
-
-    func update(_ counts: RunCounts) {
-        let seconds = max(Date().timeIntervalSince(started), 0.001)
-        let line = "\r\u{1B}[K\(source.rawValue): \(counts.fetched) records, \(counts.inserted) new, "
-            + "\(counts.quarantined) quarantined, \(Int(Double(counts.fetched) / seconds))/s"
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    func finish() { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-}
-
-/// `--fail-after N` / `ETL_FAIL_AFTER_N_RECORDS` stopped the run on purpose.
-public struct InjectedFailure: Error, CustomStringConvertible {
-    /// The configured record count.
-    public let after: Int
-    /// Explains the failure in the run record.
-    public var description: String { "injected failure after \(after) records (--fail-after / ETL_FAIL_AFTER_N_RECORDS)" }
-}
-
-extension String {
-    /// The text with NUL characters replaced by U+FFFD (PostgreSQL text cannot hold NUL).
-    func replacingNULs() -> String {
-        guard utf8.contains(0) else { return self }
-        return String(String.UnicodeScalarView(unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : $0 }))
     }
 }

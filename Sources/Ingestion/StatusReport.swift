@@ -28,9 +28,9 @@ public struct StatusReport {
         var out = "Sources (last run)\n"
         out += table(["SOURCE", "RUN", "STATUS", "STARTED (UTC)", "SECONDS", "FETCHED", "INSERTED", "UNCHANGED",
                       "QUARANTINED", "ERROR"],
-                     runs.map { row in row.map { $0 ?? "-" } })
+                     runs.map { row in row.values.map { $0 ?? "-" } })
         out += "\nCheckpoints\n"
-        out += table(["SOURCE", "STREAM", "BYTE OFFSET", "LINES", "UPDATED (UTC)"], checkpoints.map { $0.map { $0 ?? "-" } })
+        out += table(["SOURCE", "STREAM", "BYTE OFFSET", "LINES", "UPDATED (UTC)"], checkpoints.map { $0.values.map { $0 ?? "-" } })
         return out
     }
 

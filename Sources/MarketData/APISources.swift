@@ -1,4 +1,5 @@
 // Normalizing CoinPaprika tickers and CoinGecko markets rows into MarketRecords.
+import Support
 
 /// Field readers shared by the API sources' normalizers.
 enum Field {

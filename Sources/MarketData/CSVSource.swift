@@ -1,4 +1,5 @@
 // The CSV source: splitting lines into fields and normalizing a row of a daily price history.
+import Support
 
 /// Splits one CSV line (RFC 4180: quoted fields, doubled quotes) into fields.
 ///

@@ -1,4 +1,5 @@
 // Validated decimal numbers kept as text, so nothing is rounded on the way to NUMERIC.
+import Support
 
 /// A finite decimal number exactly as the source wrote it (`123`, `0.5`, `6.32696E+11`, `9.86E-05`).
 ///
@@ -59,15 +60,4 @@ public struct DecimalText: Sendable, Hashable, CustomStringConvertible {
 
     /// The number as written.
     public var description: String { text }
-}
-
-extension StringProtocol {
-    /// The text without leading and trailing spaces, tabs, CR and LF.
-    public func trimmingBlanks() -> Substring {
-        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
-        let sub = Substring(self)
-        guard let start = sub.firstIndex(where: { !blank($0) }) else { return sub[sub.endIndex...] }
-        let end = sub.lastIndex(where: { !blank($0) })!
-        return sub[start...end]
-    }
 }

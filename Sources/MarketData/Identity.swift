@@ -1,9 +1,19 @@
 // One canonical identity per coin: the matching rules, as pure functions over names, ids and symbols.
 
+/// How a source's coin was tied to a canonical asset (stored in `asset_sources.match_method`).
+public enum MatchMethod: String, Sendable, CaseIterable {
+    /// Same ticker and the same display name as a coin already mapped to the asset.
+    case symbolName = "symbol+name"
+    /// Same ticker, and a name key (source id, CoinPaprika slug) of a coin mapped to the asset.
+    case symbolID = "symbol+id"
+    /// No asset matched: a new one was created.
+    case new
+}
+
 /// How a source's coin was tied to a canonical asset.
 public struct IdentityMatch: Sendable, Equatable {
-    /// `existing` (mapping already stored), `symbol+name`, `symbol+id`, or `new`.
-    public let method: String
+    /// The rule that decided.
+    public let method: MatchMethod
     /// Confidence in [0, 1].
     public let confidence: Double
     /// The matched asset, or nil when a new asset must be created.
@@ -85,13 +95,13 @@ public enum Identity {
         for candidate in candidates where candidate.symbol == upper && !candidate.sources.contains(source)
             && !candidate.keys.isDisjoint(with: mine) {
             let match = candidate.names.contains(myName)
-                ? IdentityMatch(method: "symbol+name", confidence: 0.95, assetID: candidate.assetID)
-                : IdentityMatch(method: "symbol+id", confidence: 0.85, assetID: candidate.assetID)
+                ? IdentityMatch(method: .symbolName, confidence: 0.95, assetID: candidate.assetID)
+                : IdentityMatch(method: .symbolID, confidence: 0.85, assetID: candidate.assetID)
             if best == nil || match.confidence > best!.confidence
                 || (match.confidence == best!.confidence && match.assetID! < best!.assetID!) {
                 best = match
             }
         }
-        return best ?? IdentityMatch(method: "new", confidence: 1.0, assetID: nil)
+        return best ?? IdentityMatch(method: .new, confidence: 1.0, assetID: nil)
     }
 }

@@ -1,10 +1,22 @@
 // Schema drift: each payload's fields and types against the source's expected schema, with
 // renamed fields recognised by fuzzy name matching and a confidence score.
 
+/// What changed in a payload's shape (stored in `schema_drift_events.kind`).
+public enum DriftKind: String, Sendable, CaseIterable {
+    /// A field the schema does not know.
+    case added
+    /// An expected field that is missing, with no likely new name.
+    case removed
+    /// A field whose values have another JSON type than expected.
+    case typeChanged = "type_changed"
+    /// An expected field that is missing, with a likely new name.
+    case renamed
+}
+
 /// One finding about a payload's shape.
 public struct DriftFinding: Sendable, Equatable {
-    /// `added`, `removed`, `type_changed` or `renamed`.
-    public let kind: String
+    /// What changed.
+    public let kind: DriftKind
     /// The expected field (for `added`, the new field).
     public let field: String
     /// For `renamed`, the field the payload has instead; for `type_changed`, the type seen.
@@ -104,15 +116,15 @@ public enum SchemaDrift {
                 if confidence > (best?.confidence ?? 0) { best = (candidate, confidence) }
             }
             if let best, best.confidence >= 0.5 {
-                findings.append(DriftFinding(kind: "renamed", field: field, matched: best.field,
+                findings.append(DriftFinding(kind: .renamed, field: field, matched: best.field,
                                              confidence: (best.confidence * 1000).rounded() / 1000, sample: seen[best.field]!.sample))
                 added.removeAll { $0 == best.field }
             } else {
-                findings.append(DriftFinding(kind: "removed", field: field, matched: nil, confidence: nil, sample: nil))
+                findings.append(DriftFinding(kind: .removed, field: field, matched: nil, confidence: nil, sample: nil))
             }
         }
         for field in added {
-            findings.append(DriftFinding(kind: "added", field: field, matched: seen[field]!.types.max { $0.value < $1.value }?.key,
+            findings.append(DriftFinding(kind: .added, field: field, matched: seen[field]!.types.max { $0.value < $1.value }?.key,
                                          confidence: nil, sample: seen[field]!.sample))
         }
         for (field, allowed) in expected.fields.sorted(by: { $0.key < $1.key }) {
@@ -120,7 +132,7 @@ public enum SchemaDrift {
             let bad = entry.types.filter { !allowed.contains($0.key) }
             let badCount = bad.values.reduce(0, +)
             if badCount * 2 > entry.count, let type = bad.max(by: { $0.value < $1.value })?.key {
-                findings.append(DriftFinding(kind: "type_changed", field: field, matched: type, confidence: nil, sample: entry.sample))
+                findings.append(DriftFinding(kind: .typeChanged, field: field, matched: type, confidence: nil, sample: entry.sample))
             }
         }
         return findings

@@ -1,12 +1,14 @@
 // A small owning wrapper over one libpq connection: parameters always bound, results copied out.
 import CPostgreSQL
 import Glibc
-import MarketData
+import Support
 
 /// One PostgreSQL connection. Not thread-safe: each thread owns its own.
 public final class Connection {
     private var handle: OpaquePointer?
-    private var prepared: Set<String> = []
+    /// Statement names by their SQL text: the SQL is the key, so two statements can never share a name.
+    private var prepared: [String: String] = [:]
+    private let notices: NoticeSink?
     private let conninfo: String
     private let applicationName: String
     private let statementTimeoutMS: Int
@@ -19,12 +21,16 @@ public final class Connection {
     /// `generic plans` makes prepared statements keep one plan (`plan_cache_mode`): the API's
     /// statements are shaped so one plan fits every value, and re-planning each execution was
     /// the largest cost measured on the `/data` path.
+    ///
+    /// `onNotice` receives the server's notices and warnings (`NOTICE: relation … already exists`),
+    /// which libpq would otherwise print raw to stderr; without it they are dropped.
     public init(conninfo: String, applicationName: String, statementTimeoutMS: Int = 0,
-                genericPlans: Bool = false) throws(DatabaseError) {
+                genericPlans: Bool = false, onNotice: (@Sendable (String) -> Void)? = nil) throws(DatabaseError) {
         self.conninfo = conninfo
         self.applicationName = applicationName
         self.statementTimeoutMS = statementTimeoutMS
         self.genericPlans = genericPlans
+        self.notices = NoticeSink(onNotice)
         let keys = ["connect_timeout", "application_name", "dbname", "options"]
         let values = ["3", applicationName, conninfo, "-c TimeZone=UTC -c statement_timeout=\(statementTimeoutMS)"
                       + (genericPlans ? " -c plan_cache_mode=force_generic_plan" : "")]
@@ -35,6 +41,18 @@ public final class Connection {
             self.handle = nil
             throw DatabaseError(.connection, detail: String(message.trimmingBlanks()))
         }
+        installNoticeProcessor()
+    }
+
+    /// Routes the server's notices to `notices` instead of libpq's default (a raw line on stderr).
+    private func installNoticeProcessor() {
+        guard let handle else { return }
+        let context = notices.map { Unmanaged.passUnretained($0).toOpaque() }
+        PQsetNoticeProcessor(handle, { context, message in
+            guard let context, let message else { return }
+            let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
+            sink.deliver(String(String(cString: message).trimmingBlanks()))
+        }, context)
     }
 
     deinit {
@@ -55,29 +73,33 @@ public final class Connection {
         return try QueryResult(result, connection: handle)
     }
 
-    /// Runs a named prepared statement, preparing it on first use on this connection.
+    /// Runs `sql` as a prepared statement, preparing it on its first use on this connection.
     @discardableResult
-    public func queryPrepared(_ name: String, _ sql: String, _ params: [String?] = []) throws(DatabaseError) -> QueryResult {
+    public func queryPrepared(_ sql: String, _ params: [String?] = []) throws(DatabaseError) -> QueryResult {
         let handle = try liveHandle()
-        return try QueryResult(try execPrepared(handle, name, sql, params), connection: handle)
+        return try QueryResult(try execPrepared(handle, sql, params), connection: handle)
     }
 
-    /// Runs a named prepared statement and hands its rows to `body` without copying them into
+    /// Runs `sql` as a prepared statement and hands its rows to `body` without copying them into
     /// Swift strings (for hot paths that write the bytes straight into a response).
-    public func withPreparedRows<T>(_ name: String, _ sql: String, _ params: [String?],
+    public func withPreparedRows<T>(_ sql: String, _ params: [String?],
                                     _ body: (RowView) throws -> T) throws -> T {
         let handle = try liveHandle()
-        let result = try QueryResult.check(try execPrepared(handle, name, sql, params), connection: handle)
+        let result = try QueryResult.check(try execPrepared(handle, sql, params), connection: handle)
         defer { PQclear(result) }
         return try body(RowView(result: result))
     }
 
-    /// Prepares `name` on first use on this connection, then executes it; the caller checks the result.
-    private func execPrepared(_ handle: OpaquePointer, _ name: String, _ sql: String, _ params: [String?]) throws(DatabaseError) -> OpaquePointer? {
+    /// Prepares `sql` under a name of its own on first use, then executes it; the caller checks the result.
+    private func execPrepared(_ handle: OpaquePointer, _ sql: String, _ params: [String?]) throws(DatabaseError) -> OpaquePointer? {
         try checkParams(params)
-        if !prepared.contains(name) {
+        let name: String
+        if let known = prepared[sql] {
+            name = known
+        } else {
+            name = "k\(prepared.count + 1)"
             _ = try QueryResult(PQprepare(handle, name, sql, Int32(params.count), nil), connection: handle)
-            prepared.insert(name)
+            prepared[sql] = name
         }
         return withCStringArray(params) { values in
             PQexecPrepared(handle, name, Int32(params.count), values, nil, nil, 0)
@@ -110,6 +132,7 @@ public final class Connection {
         prepared.removeAll()
         let fresh = try Connection(conninfo: conninfo, applicationName: applicationName, statementTimeoutMS: statementTimeoutMS, genericPlans: genericPlans)
         swap(&handle, &fresh.handle)
+        installNoticeProcessor()
     }
 
     private func liveHandle() throws(DatabaseError) -> OpaquePointer {
@@ -126,78 +149,21 @@ public final class Connection {
     }
 }
 
-/// The rows of one statement, copied out of libpq (text format).
-public struct QueryResult: Sendable {
-    /// Column names in order.
-    public let columns: [String]
-    /// Rows of text values; nil is SQL NULL.
-    public let rows: [[String?]]
-    /// Rows affected, for INSERT/UPDATE/DELETE.
-    public let affectedRows: Int
-
-    /// Returns `result` when it succeeded; otherwise clears it and throws the server's error.
-    static func check(_ result: OpaquePointer?, connection: OpaquePointer) throws(DatabaseError) -> OpaquePointer {
-        guard let result else {
-            throw DatabaseError(.connection, detail: String(String(cString: PQerrorMessage(connection)).trimmingBlanks()))
-        }
-        let status = PQresultStatus(result)
-        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let message = String(String(cString: PQresultErrorMessage(result)).trimmingBlanks())
-            let lost = PQstatus(connection) != CONNECTION_OK || status == PGRES_FATAL_ERROR && state == nil
-            PQclear(result)
-            throw DatabaseError(lost ? .connection : .statement, sqlState: state, detail: message)
-        }
-        return result
-    }
-
-    init(_ raw: OpaquePointer?, connection: OpaquePointer) throws(DatabaseError) {
-        let result = try QueryResult.check(raw, connection: connection)
-        defer { PQclear(result) }
-        let columnCount = PQnfields(result)
-        let rowCount = PQntuples(result)
-        columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
-        var rows: [[String?]] = []
-        rows.reserveCapacity(Int(rowCount))
-        for row in 0..<rowCount {
-            rows.append((0..<columnCount).map { column in
-                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
-            })
-        }
-        self.rows = rows
-        affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
-    }
-
-    /// The first row's first value, if any.
-    public var scalar: String? { rows.first?.first ?? nil }
-}
-
-/// A read-only view of a result's rows, valid only inside `withPreparedRows`.
-public struct RowView {
-    fileprivate let result: OpaquePointer
-
-    /// Number of rows.
-    public var count: Int { Int(PQntuples(result)) }
-
-    /// Whether the value is SQL NULL.
-    public func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(result, Int32(row), Int32(column)) == 1 }
-
-    /// The value's text bytes (empty for NULL), without copying.
-    public func bytes(_ row: Int, _ column: Int) -> UnsafeBufferPointer<UInt8> {
-        let length = Int(PQgetlength(result, Int32(row), Int32(column)))
-        let start = UnsafeRawPointer(PQgetvalue(result, Int32(row), Int32(column))!).assumingMemoryBound(to: UInt8.self)
-        return UnsafeBufferPointer(start: start, count: length)
-    }
-
-    /// The value as a String, or nil for NULL.
-    public func string(_ row: Int, _ column: Int) -> String? {
-        isNull(row, column) ? nil : String(decoding: bytes(row, column), as: UTF8.self)
-    }
-}
-
 /// Passes Swift strings to C as a NULL-terminated-string array for the duration of `body`.
 func withCStringArray<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
     let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } }
     defer { copies.forEach { free($0) } }
     return body(copies.map { $0.map { UnsafePointer($0) } } + [nil])
+}
+
+/// Holds a connection's notice callback for libpq's C notice processor.
+private final class NoticeSink {
+    private let callback: @Sendable (String) -> Void
+
+    init?(_ callback: (@Sendable (String) -> Void)?) {
+        guard let callback else { return nil }
+        self.callback = callback
+    }
+
+    func deliver(_ message: String) { callback(message) }
 }

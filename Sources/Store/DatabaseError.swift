@@ -13,6 +13,8 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, CustomDeb
         case statement
         /// A parameter could not be sent (for example a NUL byte in text).
         case parameter
+        /// A result did not have the shape its reader expects (missing column, NULL, wrong type).
+        case result
     }
 
     /// The broad kind.
@@ -35,6 +37,7 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, CustomDeb
         case .connection: return "database unavailable"
         case .statement: return "database statement failed"
         case .parameter: return "invalid database parameter"
+        case .result: return "unexpected database result"
         }
     }
 

@@ -191,7 +191,7 @@ public struct Migrator {
             """)
         try connection.query("SELECT pg_advisory_lock(7461001)")
         defer { _ = try? connection.query("SELECT pg_advisory_unlock(7461001)") }
-        let current = Int(try connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations").scalar ?? "0") ?? 0
+        let current = try currentVersion()
         var applied: [Int] = []
         for migration in migrations.sorted(by: { $0.version < $1.version }) where migration.version > current {
             try connection.transaction {
@@ -206,6 +206,6 @@ public struct Migrator {
 
     /// The newest applied version, 0 for an empty database.
     public func currentVersion() throws -> Int {
-        Int(try connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations").scalar ?? "0") ?? 0
+        try connection.query("SELECT coalesce(max(version), 0) AS version FROM schema_migrations").single().get("version")
     }
 }

@@ -1,6 +1,7 @@
 // swift-log handler writing one JSON object per line to stderr (journald / .run/log in dev).
 import Foundation
 import Logging
+import Support
 
 /// Writes each log event as one line of JSON: `time`, `level`, `message`, `logger`, then metadata.
 public struct JSONLogHandler: LogHandler {
@@ -16,18 +17,17 @@ public struct JSONLogHandler: LogHandler {
         self.logLevel = level
     }
 
-    /// Installs the handler for the whole process, reading the level from `LOG_LEVEL` (default `info`).
-    public static func bootstrap(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        let level = environment["LOG_LEVEL"].flatMap(parseLevel) ?? .info
+    /// Installs the handler for the whole process at the level `LOG_LEVEL` names (default `info`);
+    /// an unknown level is an error naming the variable, not a silent default.
+    public static func bootstrap(environment: [String: String] = ProcessInfo.processInfo.environment) throws(SettingError) {
+        let level = try level(EnvironmentSettings(environment))
         LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
     }
 
-    /// Maps `debug`, `info`, `warning`, `error` (and swift-log's other names) to a level.
-    public static func parseLevel(_ text: String) -> Logger.Level? {
-        switch text.lowercased() {
-        case "warn": return .warning
-        default: return Logger.Level(rawValue: text.lowercased())
-        }
+    /// The level `LOG_LEVEL` names: swift-log's names (`debug`, `info`, `warning`, `error`, …), or `warn`.
+    public static func level(_ settings: EnvironmentSettings) throws(SettingError) -> Logger.Level {
+        if settings["LOG_LEVEL"]?.lowercased() == "warn" { return .warning }
+        return try settings.choice("LOG_LEVEL", default: .info)
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -89,26 +89,10 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
-/// A JSON string literal for `text`, escaping quotes, backslashes and control characters.
-public func jsonString(_ text: String) -> String {
-    // Fast path: printable ASCII without quote or backslash needs no escaping.
-    if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
-        return "\"" + text + "\""
+extension Logger {
+    /// A sink for PostgreSQL's notices (`Connection(onNotice:)`): each one becomes a JSON log line
+    /// instead of the raw text libpq would print on stderr.
+    public var databaseNotices: @Sendable (String) -> Void {
+        { [self] message in notice("database notice", metadata: ["message": "\(message)"]) }
     }
-    var out = "\""
-    out.reserveCapacity(text.utf8.count + 2)
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

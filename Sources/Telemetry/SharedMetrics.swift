@@ -14,46 +14,61 @@ public final class SharedMetrics: @unchecked Sendable {
     /// Histogram bucket upper bounds in seconds (`+Inf` is implied).
     public static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-    private static let magic: UInt64 = 0x6B61_7370_6D65_7401  // "kaspmet" + layout version 1
+    private static let magic: UInt64 = 0x6B61_7370_6D65_7402  // "kaspmet" + layout version 2
     private static let statusSlots = statuses.count + 1
     private static let histogramSlots = buckets.count + 1 + 2  // buckets, +Inf, sum (µs), count
     private static let requestBase = 1
     private static let histogramBase = requestBase + endpoints.count * statusSlots
     private static let inFlightSlot = histogramBase + endpoints.count * histogramSlots
     private static let databaseErrorSlot = inFlightSlot + 1
-    private static let slotCount = databaseErrorSlot + 1
+    private static let writeFailureSlot = databaseErrorSlot + 1
+    private static let slotCount = writeFailureSlot + 1
+    private static let byteCount = slotCount * MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride
 
     private let base: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    /// Whether `base` is a mapping of the file (unmapped on deinit) or process memory (freed).
+    private let mapped: Bool
 
     /// Maps (creating if needed) the metrics file at `path`.
     public init(path: String) throws(MetricsError) {
-        let size = SharedMetrics.slotCount * 8
+        func failure(_ what: String) -> MetricsError { MetricsError("cannot \(what) \(path): \(String(cString: strerror(errno)))") }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw MetricsError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw failure("open") }
         defer { close(fd) }
         var info = stat()
-        fstat(fd, &info)
-        if Int(info.st_size) < size { _ = ftruncate(fd, off_t(size)) }
-        guard let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), memory != MAP_FAILED else {
-            throw MetricsError("cannot map \(path): \(String(cString: strerror(errno)))")
+        guard fstat(fd, &info) == 0 else { throw failure("stat") }
+        // A mapping past the end of a short file would raise SIGBUS on first touch.
+        if Int(info.st_size) < SharedMetrics.byteCount {
+            guard ftruncate(fd, off_t(SharedMetrics.byteCount)) == 0 else { throw failure("extend") }
+        }
+        guard let memory = mmap(nil, SharedMetrics.byteCount, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), memory != MAP_FAILED else {
+            throw failure("map")
         }
         base = memory.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: SharedMetrics.slotCount)
+        mapped = true
         // A new (zero) file gets its magic; a file of another layout is refused rather than misread.
-        let header = slot(0)
-        let (exchanged, original) = header.compareExchange(expected: 0, desired: SharedMetrics.magic, ordering: .relaxed)
+        let (exchanged, original) = slot(0).compareExchange(expected: 0, desired: SharedMetrics.magic, ordering: .relaxed)
         guard exchanged || original == SharedMetrics.magic else {
             throw MetricsError("\(path) holds metrics of another layout; remove it and restart the responders")
         }
     }
 
-    /// A process-local instance (tests, or when no file is configured): the file is unlinked
-    /// once mapped, so nothing is left behind.
-    public static func inMemory() -> SharedMetrics {
-        let path = "/dev/shm/kasparro-metrics-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let metrics = try! SharedMetrics(path: path)
-        unlink(path)
-        return metrics
+    private init(processLocal: Void) {
+        base = .allocate(capacity: SharedMetrics.slotCount)
+        base.initialize(repeating: UnsafeAtomic<UInt64>.Storage(0), count: SharedMetrics.slotCount)
+        mapped = false
     }
+
+    deinit {
+        if mapped {
+            munmap(base, SharedMetrics.byteCount)
+        } else {
+            base.deallocate()
+        }
+    }
+
+    /// A process-local instance in ordinary memory (tests, or when no file is configured).
+    public static func inMemory() -> SharedMetrics { SharedMetrics(processLocal: ()) }
 
     private func slot(_ index: Int) -> UnsafeAtomic<UInt64> { UnsafeAtomic(at: base + index) }
 
@@ -78,6 +93,9 @@ public final class SharedMetrics: @unchecked Sendable {
 
     /// A database statement or connection failed.
     public func databaseError() { slot(SharedMetrics.databaseErrorSlot).wrappingIncrement(ordering: .relaxed) }
+
+    /// A response could not be written to nginx (the client or nginx went away).
+    public func writeFailure() { slot(SharedMetrics.writeFailureSlot).wrappingIncrement(ordering: .relaxed) }
 
     /// The pool's API metrics in Prometheus text format.
     public func render() -> String {
@@ -114,6 +132,9 @@ public final class SharedMetrics: @unchecked Sendable {
         out += "# HELP kasparro_api_database_errors_total Failed database statements and connections.\n"
         out += "# TYPE kasparro_api_database_errors_total counter\n"
         out += "kasparro_api_database_errors_total \(slot(SharedMetrics.databaseErrorSlot).load(ordering: .relaxed))\n"
+        out += "# HELP kasparro_api_write_failures_total Responses that could not be written to nginx (client gone).\n"
+        out += "# TYPE kasparro_api_write_failures_total counter\n"
+        out += "kasparro_api_write_failures_total \(slot(SharedMetrics.writeFailureSlot).load(ordering: .relaxed))\n"
         return out
     }
 }

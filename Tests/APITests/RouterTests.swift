@@ -1,5 +1,6 @@
 // The router without libfcgi or a database: routing, methods, error shape, headers.
 import API
+import HTTPMessage
 import Foundation
 import Logging
 import XCTest

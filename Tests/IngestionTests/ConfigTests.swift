@@ -21,3 +21,38 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try ETLConfig(environment: ["DATABASE_URL": "host=db", "ETL_FAIL_AFTER_N_RECORDS": "x"]))
     }
 }
+
+/// Every kind of setting refuses a bad value with its name, instead of falling back to a default.
+final class BadSettingsTests: XCTestCase {
+    private func refuses(_ name: String, _ value: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try ETLConfig(environment: ["DATABASE_URL": "host=db", name: value]), file: file, line: line) {
+            XCTAssertTrue("\($0)".hasPrefix(name + " must be"), "\($0)", file: file, line: line)
+        }
+    }
+
+    func testIntegers() {
+        refuses("ETL_BATCH_SIZE", "abc")
+        refuses("ETL_BATCH_SIZE", "0")
+        refuses("COINGECKO_MAX_PAGES", "1.5")
+        refuses("ETL_HTTP_TIMEOUT", "-1")
+        refuses("ETL_FAIL_AFTER_N_RECORDS", "x")
+    }
+
+    func testNumbers() {
+        refuses("SCHEMA_DRIFT_RENAME_THRESHOLD", "abc")
+        refuses("SCHEMA_DRIFT_RENAME_THRESHOLD", "1.5")
+    }
+
+    func testChoices() {
+        refuses("COINGECKO_API_PLAN", "gold")
+        refuses("ETL_TRIGGER", "cron")
+    }
+
+    func testGoodValuesAreUsed() throws {
+        let config = try ETLConfig(environment: ["DATABASE_URL": "host=db", "ETL_BATCH_SIZE": "250",
+                                                 "SCHEMA_DRIFT_RENAME_THRESHOLD": "0.9", "COINGECKO_API_PLAN": "pro"])
+        XCTAssertEqual(config.batchSize, 250)
+        XCTAssertEqual(config.driftRenameThreshold, 0.9)
+        XCTAssertTrue(config.coingecko.baseURL.contains("pro-api"))
+    }
+}

@@ -21,14 +21,14 @@ final class IdentityTests: XCTestCase {
                                  names: ["bitcoin"])
         let paprika = Identity.match(source: .coinpaprika, sourceID: "btc-bitcoin", symbol: "btc", name: "Bitcoin", candidates: [csv])
         XCTAssertEqual(paprika.assetID, 1)
-        XCTAssertEqual(paprika.method, "symbol+name")
+        XCTAssertEqual(paprika.method, .symbolName)
         let bnb = AssetCandidate(assetID: 2, symbol: "BNB",
                                  keys: Identity.keys(source: .csv, sourceID: "binance-coin", symbol: "BNB", name: "Binance Coin"),
                                  names: ["binancecoin"])
         // CoinGecko calls it "BNB" with id "binancecoin": the id matches, the name does not.
         let gecko = Identity.match(source: .coingecko, sourceID: "binancecoin", symbol: "bnb", name: "BNB", candidates: [bnb])
         XCTAssertEqual(gecko.assetID, 2)
-        XCTAssertEqual(gecko.method, "symbol+id")
+        XCTAssertEqual(gecko.method, .symbolID)
         XCTAssertLessThan(gecko.confidence, paprika.confidence)
     }
 
@@ -38,7 +38,7 @@ final class IdentityTests: XCTestCase {
                                  names: ["harmony"])
         let match = Identity.match(source: .coinpaprika, sourceID: "one-menlo-one", symbol: "ONE", name: "Menlo One", candidates: [one])
         XCTAssertNil(match.assetID)
-        XCTAssertEqual(match.method, "new")
+        XCTAssertEqual(match.method, .new)
     }
 
     func testSameNameDifferentSymbolIsNotMerged() {

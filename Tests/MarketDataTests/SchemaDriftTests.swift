@@ -29,14 +29,14 @@ final class SchemaDriftTests: XCTestCase {
         let drifted = try records("coinpaprika/tickers_quotes-USD_2021-08-12.json",
                                   rename: ["market_cap": "marketCap", "volume_24h": "volume_24h_usd", "last_updated": "ts"])
         let findings = SchemaDrift.detect(drifted, expected: .coinpaprika)
-        let renamed = Dictionary(uniqueKeysWithValues: findings.filter { $0.kind == "renamed" }.map { ($0.field, $0) })
+        let renamed = Dictionary(uniqueKeysWithValues: findings.filter { $0.kind == .renamed }.map { ($0.field, $0) })
         XCTAssertEqual(renamed["quotes.USD.market_cap"]?.matched, "quotes.USD.marketCap")
         XCTAssertGreaterThanOrEqual(renamed["quotes.USD.market_cap"]?.confidence ?? 0, 0.95)
         XCTAssertEqual(renamed["quotes.USD.volume_24h"]?.matched, "quotes.USD.volume_24h_usd")
         XCTAssertGreaterThanOrEqual(renamed["quotes.USD.volume_24h"]?.confidence ?? 0, 0.8)
         // `ts` is too unlike `last_updated` to be trusted: reported, below the threshold.
         let lastUpdated = findings.first { $0.field == "last_updated" }
-        XCTAssertTrue(lastUpdated?.kind == "removed" || (lastUpdated?.confidence ?? 1) < SchemaDrift.defaultThreshold, "\(String(describing: lastUpdated))")
+        XCTAssertTrue(lastUpdated?.kind == .removed || (lastUpdated?.confidence ?? 1) < SchemaDrift.defaultThreshold, "\(String(describing: lastUpdated))")
         for finding in findings { print("coinpaprika drift: \(finding)") }
         // Applying the confident renames lets the record normalize again.
         let fixed = SchemaDrift.applying([("quotes.USD.market_cap", "quotes.USD.marketCap")], to: drifted[0])
@@ -55,12 +55,12 @@ final class SchemaDriftTests: XCTestCase {
         let findings = SchemaDrift.detect(drifted, expected: .coingecko)
         for finding in findings { print("coingecko drift: \(finding)") }
         let byField = Dictionary(findings.map { ($0.field, $0) }, uniquingKeysWith: { a, _ in a })
-        XCTAssertEqual(byField["current_price"]?.kind, "renamed")
+        XCTAssertEqual(byField["current_price"]?.kind, .renamed)
         XCTAssertGreaterThanOrEqual(byField["current_price"]?.confidence ?? 0, 0.95)
-        XCTAssertEqual(byField["market_cap"]?.kind, "type_changed")
+        XCTAssertEqual(byField["market_cap"]?.kind, .typeChanged)
         XCTAssertEqual(byField["market_cap"]?.matched, "string")
         // `total_volume` → `volume` is a plausible but weaker rename.
-        XCTAssertEqual(byField["total_volume"]?.kind, "renamed")
+        XCTAssertEqual(byField["total_volume"]?.kind, .renamed)
         XCTAssertLessThan(byField["total_volume"]?.confidence ?? 1, 0.95)
     }
 }
