@@ -35,7 +35,7 @@ venv: deps
 	@$(PYTHON) -c 'import pytest, requests, jsonschema, schemathesis, prometheus_client' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema schemathesis prometheus-client
 
 build: deps
-	swift build -c release
+	swift build -c release --static-swift-stdlib
 
 up: build
 	@$(STACK) up

@@ -25,9 +25,7 @@ struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations, each in one transaction.")
 
     func run() throws {
-        let logger = try bootstrapLogging()
-        let config = try loadConfig()
-        let connection = try openDatabase(config, logger: logger)
+        let (logger, connection) = try openDatabase()
         let migrator = Migrator(connection: connection)
         let applied = try migrator.migrate()
         let version = try migrator.currentVersion()
@@ -84,9 +82,7 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show each source's last run, checkpoint and quarantine count.")
 
     func run() throws {
-        let logger = try bootstrapLogging()
-        let config = try loadConfig()
-        let connection = try openDatabase(config, logger: logger)
+        let (_, connection) = try openDatabase()
         print(try StatusReport(connection: connection).render())
     }
 }
@@ -110,9 +106,12 @@ private func loadConfig() throws -> ETLConfig {
     }
 }
 
-private func openDatabase(_ config: ETLConfig, logger: Logger) throws -> Connection {
+/// Logging, settings and a connection with the ETL's role: what `migrate` and `status` start with.
+private func openDatabase() throws -> (Logger, Connection) {
+    let logger = try bootstrapLogging()
+    let config = try loadConfig()
     do {
-        return try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl", onNotice: logger.databaseNotices)
+        return (logger, try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl", onNotice: logger.databaseNotices))
     } catch {
         logger.error("database unavailable", metadata: ["error": "\(error.debugDescription)"])
         throw ExitCode(Pipeline.exitFatal)

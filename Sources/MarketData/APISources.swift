@@ -42,44 +42,60 @@ enum Field {
     }
 }
 
+/// Where one API source keeps each field of a market record in its JSON rows.
+struct APIRecordLayout: Sendable {
+    let source: Source
+    /// Path from the row to the object holding the amounts (empty: the row itself).
+    let quote: [String]
+    let price: String
+    let marketCap: String
+    let volume: String
+    let rank: String
+
+    /// The dotted name of an amount field, as drift findings and quarantine reasons call it.
+    func label(_ field: String) -> String { (quote + [field]).joined(separator: ".") }
+
+    /// One row as a record: the price is required and > 0; a market cap of 0 means unknown; the
+    /// record is observed at `last_updated`.
+    func record(_ row: JSONValue, now: Timestamp) throws(QuarantineReason) -> MarketRecord {
+        guard case .object = row else { throw QuarantineReason(field: nil, "expected an object, got \(row.typeName)") }
+        let id = try Field.string(row, "id")
+        var amounts: JSONValue? = row
+        for key in quote { amounts = amounts?[key] }
+        guard case .object? = amounts else { throw QuarantineReason(field: quote.joined(separator: "."), "missing value") }
+        guard let priceUSD = try Field.amount(amounts, price, label: label(price), zeroIsMissing: true) else {
+            throw QuarantineReason(field: label(price), "missing value (0 or null)")
+        }
+        return MarketRecord(
+            source: source, sourceID: id, symbol: try Field.string(row, "symbol").uppercased(),
+            name: try Field.string(row, "name"), observedAt: try Field.timestamp(row, "last_updated", now: now),
+            priceUSD: priceUSD,
+            marketCapUSD: try Field.amount(amounts, marketCap, label: label(marketCap), zeroIsMissing: true),
+            volume24hUSD: try Field.amount(amounts, volume, label: label(volume), zeroIsMissing: false),
+            rank: try Field.rank(row, rank))
+    }
+}
+
 /// CoinPaprika `GET /tickers?quotes=USD`.
 public enum CoinPaprika {
+    static let layout = APIRecordLayout(source: .coinpaprika, quote: ["quotes", "USD"], price: "price",
+                                        marketCap: "market_cap", volume: "volume_24h", rank: "rank")
+
     /// One ticker as a record: `quotes.USD.price` (required, > 0), `market_cap` (0 means unknown),
     /// `volume_24h`, `rank`, observed at `last_updated`.
     public static func record(_ ticker: JSONValue, now: Timestamp) throws(QuarantineReason) -> MarketRecord {
-        guard case .object = ticker else { throw QuarantineReason(field: nil, "expected an object, got \(ticker.typeName)") }
-        let id = try Field.string(ticker, "id")
-        let usd = ticker["quotes"]?["USD"]
-        guard case .object? = usd else { throw QuarantineReason(field: "quotes.USD", "missing value") }
-        guard let price = try Field.amount(usd, "price", label: "quotes.USD.price", zeroIsMissing: true) else {
-            throw QuarantineReason(field: "quotes.USD.price", "missing value (0 or null)")
-        }
-        return MarketRecord(
-            source: .coinpaprika, sourceID: id, symbol: try Field.string(ticker, "symbol").uppercased(),
-            name: try Field.string(ticker, "name"), observedAt: try Field.timestamp(ticker, "last_updated", now: now),
-            priceUSD: price,
-            marketCapUSD: try Field.amount(usd, "market_cap", label: "quotes.USD.market_cap", zeroIsMissing: true),
-            volume24hUSD: try Field.amount(usd, "volume_24h", label: "quotes.USD.volume_24h", zeroIsMissing: false),
-            rank: try Field.rank(ticker, "rank"))
+        try layout.record(ticker, now: now)
     }
 }
 
 /// CoinGecko `GET /coins/markets?vs_currency=usd`.
 public enum CoinGecko {
+    static let layout = APIRecordLayout(source: .coingecko, quote: [], price: "current_price",
+                                        marketCap: "market_cap", volume: "total_volume", rank: "market_cap_rank")
+
     /// One market row as a record: `current_price` (required, > 0), `market_cap` (0 means
     /// unknown), `total_volume`, `market_cap_rank`, observed at `last_updated`.
     public static func record(_ row: JSONValue, now: Timestamp) throws(QuarantineReason) -> MarketRecord {
-        guard case .object = row else { throw QuarantineReason(field: nil, "expected an object, got \(row.typeName)") }
-        let id = try Field.string(row, "id")
-        guard let price = try Field.amount(row, "current_price", label: "current_price", zeroIsMissing: true) else {
-            throw QuarantineReason(field: "current_price", "missing value (0 or null)")
-        }
-        return MarketRecord(
-            source: .coingecko, sourceID: id, symbol: try Field.string(row, "symbol").uppercased(),
-            name: try Field.string(row, "name"), observedAt: try Field.timestamp(row, "last_updated", now: now),
-            priceUSD: price,
-            marketCapUSD: try Field.amount(row, "market_cap", label: "market_cap", zeroIsMissing: true),
-            volume24hUSD: try Field.amount(row, "total_volume", label: "total_volume", zeroIsMissing: false),
-            rank: try Field.rank(row, "market_cap_rank"))
+        try layout.record(row, now: now)
     }
 }

@@ -93,6 +93,6 @@ extension Logger {
     /// A sink for PostgreSQL's notices (`Connection(onNotice:)`): each one becomes a JSON log line
     /// instead of the raw text libpq would print on stderr.
     public var databaseNotices: @Sendable (String) -> Void {
-        { [self] message in notice("database notice", metadata: ["message": "\(message)"]) }
+        { [self] message in notice("database notice", metadata: ["notice": "\(message)"]) }
     }
 }

@@ -20,6 +20,20 @@ SAMPLES = ROOT.parent / "shared" / "samples"
 STACK = ROOT / "scripts" / "stack.sh"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "disruptive(rank): changes the shared stack for the tests after it; "
+                                       "such tests run after all others, in rank order")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked `disruptive(rank)` run last, ordered by rank; every other test keeps its place.
+    The order is declared on the tests themselves, not implied by file names."""
+    def rank(item):
+        marker = item.get_closest_marker("disruptive")
+        return (1, marker.args[0]) if marker else (0, 0)
+    items.sort(key=rank)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

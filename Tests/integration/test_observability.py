@@ -79,6 +79,12 @@ def test_metrics_are_local_only(stack):
 
 
 def test_logs_are_json_lines_without_secrets(stack):
+    # Migrating an already-migrated database makes PostgreSQL send notices ("already exists, skipping"):
+    # they too must reach the log as JSON lines, not as libpq's raw text.
+    stack.sh("migrate")
+    notices = [json.loads(line) for line in (stack.run_dir / "log" / "etl.log").read_text().splitlines()
+               if "database notice" in line]
+    assert any("already exists" in n.get("notice", "") for n in notices), notices
     secrets = [stack.key, stack.bench_key] + [line.split(":")[4] for line in open(stack.pgpass).read().splitlines()]
     logs = sorted((stack.run_dir / "log").glob("*.log"))
     assert {p.name for p in logs} >= {"etl.log", "api-1.log", "api-2.log", "nginx-access.log"}

@@ -1,9 +1,13 @@
 """Database restart: 503 fast while PostgreSQL is down, service back within 2 s, no responder restarted."""
 import time
 
+import pytest
+
 from conftest import wait_for
 
 
+# It stops PostgreSQL: last, so no other test sees the database down.
+@pytest.mark.disruptive(3)
 def test_database_restart(stack):
     pids = sorted(p.read_text() for p in (stack.run_dir / "sock").glob("api-*.pid"))
     assert stack.get("/data").status_code == 200
