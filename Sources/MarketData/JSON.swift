@@ -125,44 +125,43 @@ public struct JSONParser {
     }
 
     private mutating func object() throws(JSONError) -> JSONValue {
-        try nest()
-        defer { depth -= 1 }
-        index += 1
         var members: [String: JSONValue] = [:]
-        skipSpace()
-        if peek == UInt8(ascii: "}") { index += 1; return .object(members) }
-        while true {
-            skipSpace()
-            guard peek == UInt8(ascii: "\"") else { throw error(peek == nil ? "unterminated object (truncated body?)" : "expected a member name") }
-            let key = try string()
-            skipSpace()
-            guard peek == UInt8(ascii: ":") else { throw error("expected :") }
-            index += 1
-            skipSpace()
-            members[key] = try value()
-            skipSpace()
-            guard let next = peek else { throw error("unterminated object (truncated body?)") }
-            index += 1
-            if next == UInt8(ascii: "}") { return .object(members) }
-            guard next == UInt8(ascii: ",") else { throw error("expected , or } in object") }
+        try container(closing: "}", kind: "object") { parser throws(JSONError) in
+            guard parser.peek == UInt8(ascii: "\"") else {
+                throw parser.error(parser.peek == nil ? "unterminated object (truncated body?)" : "expected a member name")
+            }
+            let key = try parser.string()
+            parser.skipSpace()
+            guard parser.peek == UInt8(ascii: ":") else { throw parser.error("expected :") }
+            parser.index += 1
+            parser.skipSpace()
+            members[key] = try parser.value()
         }
+        return .object(members)
     }
 
     private mutating func array() throws(JSONError) -> JSONValue {
+        var items: [JSONValue] = []
+        try container(closing: "]", kind: "array") { parser throws(JSONError) in items.append(try parser.value()) }
+        return .array(items)
+    }
+
+    /// Reads `[` or `{`, then members separated by commas up to `closing`; `member` reads one.
+    private mutating func container(closing: Unicode.Scalar, kind: String,
+                                    _ member: (inout JSONParser) throws(JSONError) -> Void) throws(JSONError) {
         try nest()
         defer { depth -= 1 }
         index += 1
-        var items: [JSONValue] = []
         skipSpace()
-        if peek == UInt8(ascii: "]") { index += 1; return .array(items) }
+        if peek == UInt8(ascii: closing) { index += 1; return }
         while true {
             skipSpace()
-            items.append(try value())
+            try member(&self)
             skipSpace()
-            guard let next = peek else { throw error("unterminated array (truncated body?)") }
+            guard let next = peek else { throw error("unterminated \(kind) (truncated body?)") }
             index += 1
-            if next == UInt8(ascii: "]") { return .array(items) }
-            guard next == UInt8(ascii: ",") else { throw error("expected , or ] in array") }
+            if next == UInt8(ascii: closing) { return }
+            guard next == UInt8(ascii: ",") else { throw error("expected , or \(closing) in \(kind)") }
         }
     }
 
