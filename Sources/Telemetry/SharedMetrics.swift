@@ -29,27 +29,41 @@ public final class SharedMetrics: @unchecked Sendable {
     /// Whether `base` is a mapping of the file (unmapped on deinit) or process memory (freed).
     private let mapped: Bool
 
-    /// Maps (creating if needed) the metrics file at `path`.
+    /// Maps (creating if needed) the metrics file at `path`. A file left by another layout (an
+    /// older release) is replaced: its counters restart, as after a reboot, instead of the
+    /// responder refusing to start; responders still running the old release keep their mapping.
     public init(path: String) throws(MetricsError) {
         func failure(_ what: String) -> MetricsError { MetricsError("cannot \(what) \(path): \(String(cString: strerror(errno)))") }
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw failure("open") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw failure("stat") }
-        // A mapping past the end of a short file would raise SIGBUS on first touch.
-        if Int(info.st_size) < SharedMetrics.byteCount {
-            guard ftruncate(fd, off_t(SharedMetrics.byteCount)) == 0 else { throw failure("extend") }
-        }
-        guard let memory = mmap(nil, SharedMetrics.byteCount, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), memory != MAP_FAILED else {
-            throw failure("map")
-        }
-        base = memory.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: SharedMetrics.slotCount)
-        mapped = true
-        // A new (zero) file gets its magic; a file of another layout is refused rather than misread.
-        let (exchanged, original) = slot(0).compareExchange(expected: 0, desired: SharedMetrics.magic, ordering: .relaxed)
-        guard exchanged || original == SharedMetrics.magic else {
-            throw MetricsError("\(path) holds metrics of another layout; remove it and restart the responders")
+        var attempts = 0
+        while true {
+            attempts += 1
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw failure("open") }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw failure("stat") }
+            var header: UInt64 = 0
+            if Int(info.st_size) >= 8, pread(fd, &header, 8, 0) == 8, header != 0, header != SharedMetrics.magic {
+                // Unlink only the file we looked at: another responder may already have replaced it.
+                var current = stat()
+                if attempts < 4, stat(path, &current) == 0, current.st_ino == info.st_ino, current.st_dev == info.st_dev {
+                    unlink(path)
+                }
+                guard attempts < 4 else { throw MetricsError("\(path) holds metrics of another layout and could not be replaced") }
+                continue
+            }
+            // A mapping past the end of a short file would raise SIGBUS on first touch.
+            if Int(info.st_size) < SharedMetrics.byteCount {
+                guard ftruncate(fd, off_t(SharedMetrics.byteCount)) == 0 else { throw failure("extend") }
+            }
+            guard let memory = mmap(nil, SharedMetrics.byteCount, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), memory != MAP_FAILED else {
+                throw failure("map")
+            }
+            base = memory.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: SharedMetrics.slotCount)
+            mapped = true
+            // A new (zero) file gets its magic.
+            _ = slot(0).compareExchange(expected: 0, desired: SharedMetrics.magic, ordering: .relaxed)
+            return
         }
     }
 

@@ -26,10 +26,24 @@ final class SharedMetricsTests: XCTestCase {
         XCTAssertTrue(two.render().contains("kasparro_api_in_flight_requests 0"))
     }
 
-    func testAFileOfAnotherLayoutIsRefused() throws {
+    func testAFileOfAnotherLayoutIsReplacedAndOlderMappingsKeepTheirs() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(repeating: 7, count: 64).write(to: URL(fileURLWithPath: path))
-        XCTAssertThrowsError(try SharedMetrics(path: path))
+        let metrics = try SharedMetrics(path: path)
+        metrics.writeFailure()
+        XCTAssertTrue(metrics.render().contains("kasparro_api_write_failures_total 1"))
+        let again = try SharedMetrics(path: path)
+        XCTAssertTrue(again.render().contains("kasparro_api_write_failures_total 1"), "the replacement file is shared")
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
+        XCTAssertGreaterThan(size ?? 0, 64)
+    }
+
+    func testInMemoryMetricsLeaveNoFile() {
+        let before = (try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []
+        let metrics = SharedMetrics.inMemory()
+        metrics.databaseError()
+        XCTAssertTrue(metrics.render().contains("kasparro_api_database_errors_total 1"))
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? [], before)
     }
 }
