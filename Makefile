@@ -32,19 +32,17 @@ deps:
 
 venv: deps
 	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
-	@$(PYTHON) -c 'import pytest, requests, jsonschema, schemathesis, prometheus_client' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema schemathesis prometheus-client
+	@$(PYTHON) -c 'import pytest, requests, jsonschema, schemathesis, prometheus_client, selenium, yaml' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema schemathesis prometheus-client selenium pyyaml
 
 build: deps
 	swift build -c release --static-swift-stdlib
+	scripts/docs-ui.sh .build-docs
 
 up: build
 	@$(STACK) up
 	@[ -z "$${REPLAY:-}" ] || echo "REPLAY=1: CoinPaprika and CoinGecko were read from the local fixture server (../shared/samples)"
 	@echo
-	@echo "kasparro is up: https://localhost:8443 (self-signed certificate, hence -k)"
-	@echo "  curl -sk https://localhost:8443/health"
-	@echo "  curl -sk -H \"x-api-key: \$$(cat .run/api-key)\" 'https://localhost:8443/data?symbol=btc&page_size=5'"
-	@echo "logs: .run/log/   stop: make down"
+	@$(STACK) info
 
 down:
 	@$(STACK) down

@@ -28,4 +28,5 @@ python3 "$ROOT/scripts/render.py" "$ROOT/nginx/kasparro.conf.template" "$1" \
     TLS_CERT="${TLS_CERT:-/etc/kasparro/tls/fullchain.pem}" TLS_KEY="${TLS_KEY:-/etc/kasparro/tls/privkey.pem}" \
     ACCESS_LOG="${ACCESS_LOG:-/var/log/nginx/kasparro-access.log}" FASTCGI_PARAMS=/etc/nginx/fastcgi_params \
     ERRORS_DIR="${ERRORS_DIR:-$PREFIX/share/kasparro/errors}" \
-    OPENAPI_FILE="${OPENAPI_FILE:-$PREFIX/share/kasparro/openapi.json}"
+    OPENAPI_FILE="${OPENAPI_FILE:-$PREFIX/share/kasparro/openapi.json}" \
+    DOCS_DIR="${DOCS_DIR:-$PREFIX/share/kasparro/docs}"

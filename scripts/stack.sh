@@ -5,11 +5,22 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN_DIR=$(mkdir -p "${RUN_DIR:-$ROOT/.run}" && cd "${RUN_DIR:-$ROOT/.run}" && pwd)
+# The ports a stack was first brought up with are its ports: every later command (make etl,
+# status, bench, down) reads them from the run directory. A variable the caller sets still wins.
+STACK_ENV=$RUN_DIR/stack.env
+if [ -f "$STACK_ENV" ]; then
+    while IFS='=' read -r name value; do
+        if [ -n "$name" ] && [ -z "${!name:-}" ]; then printf -v "$name" '%s' "$value"; fi
+    done <"$STACK_ENV"
+fi
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 BIN_DIR=${BIN_DIR:-$ROOT/.build/release}
+DOCS_DIR=${DOCS_DIR:-$ROOT/.build-docs}
 PG_PORT=${PG_PORT:-54329}
 HTTPS_PORT=${HTTPS_PORT:-8443}
 HTTP_PORT=${HTTP_PORT:-8080}
-BENCH_STATIC_PORT=${BENCH_STATIC_PORT:-$((HTTPS_PORT + 1))}
+# The benchmark's static server: a free port, not one derived from HTTPS_PORT (a neighbour's, maybe).
+BENCH_STATIC_PORT=${BENCH_STATIC_PORT:-$(free_port)}
 RESPONDERS=${RESPONDERS:-2}
 RESPONDER_THREADS=${RESPONDER_THREADS:-32}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-8}
@@ -55,7 +66,8 @@ psql_admin() {
 }
 
 cmd_deps() {
-    local want=(libfcgi-dev libfcgi-bin systemd libpq-dev libcurl4-openssl-dev nginx postgresql openssl curl python3-venv wrk)
+    local want=(libfcgi-dev libfcgi-bin systemd libpq-dev libcurl4-openssl-dev nginx postgresql openssl curl python3-venv wrk
+                prometheus chromium chromium-driver)
     local missing=()
     for pkg in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -144,8 +156,11 @@ etl_env() {
         REPLAY=1
     fi
     if [ -n "$REPLAY" ]; then
-        replay=(COINPAPRIKA_BASE_URL="http://127.0.0.1:$FIXTURE_PORT/paprika/v1"
-                COINGECKO_BASE_URL="http://127.0.0.1:$FIXTURE_PORT/gecko/api/v3"
+        # This stack's own fixture server (the port it reported), unless the caller names other URLs.
+        local port
+        port=$(cat "$RUN_DIR/fixture.port" 2>/dev/null || echo "$FIXTURE_PORT")
+        replay=(COINPAPRIKA_BASE_URL="${COINPAPRIKA_BASE_URL:-http://127.0.0.1:$port/paprika/v1}"
+                COINGECKO_BASE_URL="${COINGECKO_BASE_URL:-http://127.0.0.1:$port/gecko/api/v3}"
                 COINGECKO_REQUESTS_PER_MINUTE="${COINGECKO_REQUESTS_PER_MINUTE:-600}")
     fi
     env DATABASE_URL="$ETL_URL" PGPASSFILE="$PGPASSFILE" CSV_SOURCE_DIR="$CSV_SOURCE_DIR" "${replay[@]}" "$@"
@@ -246,6 +261,7 @@ cmd_keys_admin() {
 
 cmd_nginx_render() {
     mkdir -p "$NGINX_DIR/tmp" "$LOG_DIR"
+    [ -f "$DOCS_DIR/swagger-ui-bundle.js" ] || "$ROOT/scripts/docs-ui.sh" "$DOCS_DIR"
     local user_line=""
     [ "$(id -u)" = 0 ] && user_line="user nobody nogroup;"
     RESPONDERS="$RESPONDERS" SOCK_DIR="$SOCK_DIR" KEYS_MAP="$NGINX_DIR/api-keys.map" \
@@ -254,6 +270,7 @@ cmd_nginx_render() {
         UPSTREAM_KEEPALIVE="$UPSTREAM_KEEPALIVE" HTTP_LISTEN="127.0.0.1:$HTTP_PORT" HTTPS_LISTEN="127.0.0.1:$HTTPS_PORT" \
         SERVER_NAME=localhost TLS_CERT="$NGINX_DIR/tls.crt" TLS_KEY="$NGINX_DIR/tls.key" \
         ACCESS_LOG="$LOG_DIR/nginx-access.log" ERRORS_DIR="$ROOT/nginx/errors" OPENAPI_FILE="$ROOT/docs/openapi.json" \
+        DOCS_DIR="$DOCS_DIR" \
         "$ROOT/scripts/render-site.sh" "$NGINX_DIR/kasparro.conf"
     python3 "$ROOT/scripts/render.py" "$ROOT/nginx/nginx-standalone.conf.template" "$NGINX_DIR/nginx.conf" \
         WORKERS="$NGINX_WORKERS" PREFIX="$NGINX_DIR" LOG_DIR="$LOG_DIR" USER_LINE="$user_line" \
@@ -284,6 +301,8 @@ cmd_nginx_stop() {
 }
 
 cmd_up() {
+    printf 'PG_PORT=%s\nHTTPS_PORT=%s\nHTTP_PORT=%s\nBENCH_STATIC_PORT=%s\nFIXTURE_PORT=%s\n' \
+        "$PG_PORT" "$HTTPS_PORT" "$HTTP_PORT" "$BENCH_STATIC_PORT" "$FIXTURE_PORT" >"$STACK_ENV"
     [ -z "$REPLAY" ] || cmd_fixture_start
     cmd_pg_start
     cmd_db_setup
@@ -293,6 +312,16 @@ cmd_up() {
     cmd_tls
     cmd_keys
     cmd_nginx_start
+}
+
+# How to reach this stack, with its own ports.
+cmd_info() {
+    local base="https://localhost:$HTTPS_PORT"
+    echo "kasparro is up: $base (self-signed certificate, hence -k)"
+    echo "  curl -sk $base/health"
+    echo "  curl -sk -H \"x-api-key: \$(cat $RUN_DIR/api-key)\" '$base/data?symbol=btc&page_size=5'"
+    echo "  API reference: $base/docs/"
+    echo "logs: $LOG_DIR/   stop: make down"
 }
 
 cmd_down() {
@@ -321,7 +350,7 @@ ENV
 }
 
 usage() {
-    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|env" >&2
+    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|env|info" >&2
     exit 2
 }
 
@@ -348,5 +377,6 @@ case $command in
     keys) cmd_keys ;;
     keys-admin) cmd_keys_admin "$@" ;;
     env) cmd_env ;;
+    info) cmd_info ;;
     *) usage ;;
 esac

@@ -15,8 +15,9 @@ public struct QueryParameters: Sendable {
             }
             guard allowed.contains(name) else {
                 let shown = name.count > 40 ? String(name.prefix(40)) + "…" : name
-                throw APIError(status: 400, code: "unknown_parameter",
-                               message: "\(shown): unknown parameter; allowed: \(allowed.sorted().joined(separator: ", "))")
+                let rule = allowed.isEmpty ? "this endpoint takes no parameters"
+                    : "allowed: \(allowed.sorted().joined(separator: ", "))"
+                throw APIError(status: 400, code: "unknown_parameter", message: "\(shown): unknown parameter; \(rule)")
             }
             guard values[name] == nil else { throw APIError.badParameter(name, "given more than once") }
             guard let value = QueryParameters.decode(parts.count > 1 ? parts[1] : "") else {

@@ -54,7 +54,15 @@ public struct Router: Sendable {
             }
             let body: [UInt8]
             switch request.path {
+            case "/":
+                _ = try QueryParameters(request.query, allowed: [])
+                if Index.wantsHTML(request.accept) {
+                    response = Response(status: 200, bytes: Index.html(), contentType: "text/html; charset=utf-8")
+                    return finish(response, request)
+                }
+                body = Index.json(requestID: request.requestID, latencyMS: elapsed())
             case "/health":
+                _ = try QueryParameters(request.query, allowed: [])
                 let result = Health(settings: settings).report(session: session)
                 response = Response(status: result.httpStatus, bytes: result.body(requestID: request.requestID, latencyMS: elapsed()))
                 return finish(response, request)
@@ -65,6 +73,7 @@ public struct Router: Sendable {
                 _ = try QueryParameters(request.query, allowed: [])
                 body = try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed)
             case "/metrics":
+                _ = try QueryParameters(request.query, allowed: [])
                 response = Response(status: 200, body: Metrics.render(session: session, metrics: metrics),
                                     contentType: Metrics.contentType)
                 return finish(response, request)
@@ -94,7 +103,7 @@ public struct Router: Sendable {
     }
 
     /// The paths this responder serves (others are 404).
-    static let paths: Set<String> = ["/health", "/data", "/stats", "/runs", "/compare-runs", "/metrics"]
+    static let paths: Set<String> = ["/", "/health", "/data", "/stats", "/runs", "/compare-runs", "/metrics"]
 }
 
 /// The head of a JSON success body, `{"request_id":…,"api_latency_ms":…`: the caller appends

@@ -5,6 +5,7 @@ import Ingestion
 import Logging
 import MarketData
 import Store
+import Support
 import Telemetry
 
 extension Source: ExpressibleByArgument {}
@@ -18,6 +19,7 @@ struct KasparroETL: ParsableCommand {
         Exit status of `run`: 0 every source succeeded, 2 some source failed (the others' data is
         committed), 1 database or configuration unusable, 75 another ETL invocation is running.
         """,
+        version: kasparroVersion,
         subcommands: [Migrate.self, Run.self, Status.self])
 }
 

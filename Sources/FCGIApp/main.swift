@@ -16,7 +16,8 @@ struct KasparroAPI: ParsableCommand {
         The listening socket is the one systemd hands over (LISTEN_FDS, fd 3), else fd 0 when it
         is a listening socket, else --socket PATH. DATABASE_URL names the read-only role
         (no password in it: use PGPASSFILE). LOG_LEVEL sets the log level.
-        """)
+        """,
+        version: kasparroVersion)
 
     @Option(help: "Unix socket path to bind when none is handed over.")
     var socket: String?
@@ -77,7 +78,9 @@ struct KasparroAPI: ParsableCommand {
             Worker(router: router, session: ReadSession(conninfo: conninfo, logger: logger,
                                                         onDatabaseError: { metrics.databaseError() }))
         }
+        metrics.registerProcess(threads: threads)
         server.run()
+        metrics.unregisterProcess()
         if let socket, ListenSocket.inherited() == nil { unlink(socket) }
     }
 }

@@ -167,7 +167,8 @@ public final class Server: Sendable {
         let uri = param("DOCUMENT_URI") ?? param("SCRIPT_NAME") ?? "/"
         let requestID = param("REQUEST_ID").flatMap { $0.isEmpty ? nil : $0 } ?? Server.makeRequestID()
         return Request(method: param("REQUEST_METHOD") ?? "GET", path: uri, query: param("QUERY_STRING") ?? "",
-                       requestID: requestID, client: param("KASPARRO_CLIENT").flatMap { $0.isEmpty ? nil : $0 })
+                       requestID: requestID, client: param("KASPARRO_CLIENT").flatMap { $0.isEmpty ? nil : $0 },
+                       accept: param("HTTP_ACCEPT"))
     }
 
     private func write(_ response: Response, to request: UnsafeMutablePointer<FCGX_Request>) {

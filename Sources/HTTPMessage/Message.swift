@@ -12,14 +12,18 @@ public struct Request: Sendable {
     public var requestID: String
     /// The client name nginx mapped the API key to, if any.
     public var client: String?
+    /// The `Accept` header, if any (only `/` offers another type than JSON).
+    public var accept: String?
 
     /// Creates a request.
-    public init(method: String, path: String, query: String = "", requestID: String, client: String? = nil) {
+    public init(method: String, path: String, query: String = "", requestID: String, client: String? = nil,
+                accept: String? = nil) {
         self.method = method
         self.path = path
         self.query = query
         self.requestID = requestID
         self.client = client
+        self.accept = accept
     }
 }
 

@@ -14,7 +14,7 @@ public final class SharedMetrics: @unchecked Sendable {
     /// Histogram bucket upper bounds in seconds (`+Inf` is implied).
     public static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-    private static let magic: UInt64 = 0x6B61_7370_6D65_7402  // "kaspmet" + layout version 2
+    private static let magic: UInt64 = 0x6B61_7370_6D65_7403  // "kaspmet" + layout version 3
     private static let statusSlots = statuses.count + 1
     private static let histogramSlots = buckets.count + 1 + 2  // buckets, +Inf, sum (µs), count
     private static let requestBase = 1
@@ -22,7 +22,10 @@ public final class SharedMetrics: @unchecked Sendable {
     private static let inFlightSlot = histogramBase + endpoints.count * histogramSlots
     private static let databaseErrorSlot = inFlightSlot + 1
     private static let writeFailureSlot = databaseErrorSlot + 1
-    private static let slotCount = writeFailureSlot + 1
+    /// Pairs of (pid, worker threads), one per running responder: the pool's capacity.
+    private static let processSlots = 64
+    private static let processBase = writeFailureSlot + 1
+    private static let slotCount = processBase + processSlots * 2
     private static let byteCount = slotCount * MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride
 
     private let base: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
@@ -108,6 +111,44 @@ public final class SharedMetrics: @unchecked Sendable {
     /// A database statement or connection failed.
     public func databaseError() { slot(SharedMetrics.databaseErrorSlot).wrappingIncrement(ordering: .relaxed) }
 
+    /// Records this process's worker threads in the pool's capacity (call once at start). A slot
+    /// left by a process that died without `unregisterProcess` is reused.
+    public func registerProcess(threads: Int) {
+        let pid = UInt64(getpid())
+        for index in 0..<SharedMetrics.processSlots {
+            let pidSlot = slot(SharedMetrics.processBase + index * 2)
+            let holder = pidSlot.load(ordering: .acquiring)
+            guard holder == 0 || !SharedMetrics.isAlive(holder) else { continue }
+            if pidSlot.compareExchange(expected: holder, desired: pid, ordering: .acquiringAndReleasing).exchanged {
+                slot(SharedMetrics.processBase + index * 2 + 1).store(UInt64(threads), ordering: .releasing)
+                return
+            }
+        }
+    }
+
+    /// Takes this process out of the pool's capacity (call when it stops).
+    public func unregisterProcess() {
+        let pid = UInt64(getpid())
+        for index in 0..<SharedMetrics.processSlots where slot(SharedMetrics.processBase + index * 2).load(ordering: .acquiring) == pid {
+            slot(SharedMetrics.processBase + index * 2 + 1).store(0, ordering: .releasing)
+            slot(SharedMetrics.processBase + index * 2).store(0, ordering: .releasing)
+        }
+    }
+
+    /// Worker threads of the responders that are alive now.
+    public var poolThreads: UInt64 {
+        (0..<SharedMetrics.processSlots).reduce(0) { sum, index in
+            let pid = slot(SharedMetrics.processBase + index * 2).load(ordering: .acquiring)
+            guard pid != 0, SharedMetrics.isAlive(pid) else { return sum }
+            return sum + slot(SharedMetrics.processBase + index * 2 + 1).load(ordering: .acquiring)
+        }
+    }
+
+    /// Whether `pid` names a running process (EPERM: running, under another user).
+    private static func isAlive(_ pid: UInt64) -> Bool {
+        kill(pid_t(truncatingIfNeeded: pid), 0) == 0 || errno == EPERM
+    }
+
     /// A response could not be written to nginx (the client or nginx went away).
     public func writeFailure() { slot(SharedMetrics.writeFailureSlot).wrappingIncrement(ordering: .relaxed) }
 
@@ -143,6 +184,8 @@ public final class SharedMetrics: @unchecked Sendable {
         let inFlight = Int64(bitPattern: slot(SharedMetrics.inFlightSlot).load(ordering: .relaxed))
         out += "# HELP kasparro_api_in_flight_requests Requests being answered right now, pool-wide.\n"
         out += "# TYPE kasparro_api_in_flight_requests gauge\nkasparro_api_in_flight_requests \(inFlight)\n"
+        out += "# HELP kasparro_api_threads Worker threads of the running responders (saturation: in flight over threads).\n"
+        out += "# TYPE kasparro_api_threads gauge\nkasparro_api_threads \(poolThreads)\n"
         out += "# HELP kasparro_api_database_errors_total Failed database statements and connections.\n"
         out += "# TYPE kasparro_api_database_errors_total counter\n"
         out += "kasparro_api_database_errors_total \(slot(SharedMetrics.databaseErrorSlot).load(ordering: .relaxed))\n"

@@ -46,4 +46,14 @@ final class SharedMetricsTests: XCTestCase {
         XCTAssertTrue(metrics.render().contains("kasparro_api_database_errors_total 1"))
         XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? [], before)
     }
+
+    func testPoolThreadsCountLiveProcessesOnly() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let metrics = try SharedMetrics(path: path)
+        metrics.registerProcess(threads: 16)
+        XCTAssertTrue(metrics.render().contains("kasparro_api_threads 16\n"))
+        metrics.unregisterProcess()
+        XCTAssertEqual(metrics.poolThreads, 0)
+    }
 }

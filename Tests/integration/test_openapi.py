@@ -11,7 +11,7 @@ def spec(stack):
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     doc = r.json()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/health", "/data", "/stats", "/runs", "/compare-runs"}
+    assert set(doc["paths"]) == {"/", "/health", "/data", "/stats", "/runs", "/compare-runs"}
     return doc
 
 
@@ -22,6 +22,8 @@ def check(spec, name, body):
 
 
 def test_success_responses_match(stack, spec):
+    index = spec["paths"]["/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    jsonschema.Draft202012Validator({**spec, **index}).validate(stack.get("/", key=None).json())
     check(spec, "Health", stack.get("/health", key=None).json())
     for params in ({}, {"limit": 3, "offset": 2}, {"symbol": "eth", "page_size": 2}):
         check(spec, "DataPage", stack.get("/data", params=params).json())
