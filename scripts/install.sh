@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make install`: binaries, systemd units, the nginx site (rendered for production), the OpenAPI
-# document, the JSON error page and example settings, under $DESTDIR$PREFIX and $DESTDIR/etc.
+# The one list of installed files: binaries, systemd units, the nginx site (rendered for
+# production), the OpenAPI document, /docs, the JSON error page, monitoring rules and settings.
+# `make install` runs it (PREFIX=/usr/local, units in /etc/systemd/system); `make deb` runs it into
+# the package tree (PREFIX=/usr, units in /lib/systemd/system).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DESTDIR=${DESTDIR:-}
@@ -30,21 +32,13 @@ for unit in kasparro-api@.socket kasparro-api@.service kasparro-etl.service kasp
     chmod 0644 "$DESTDIR$SYSTEMD_DIR/$unit"
 done
 PREFIX="$PREFIX" SOCK_DIR="$RUN_SOCK_DIR" "$ROOT/scripts/render-site.sh" "$DESTDIR/etc/nginx/sites-available/kasparro.conf"
-cat >"$DESTDIR/etc/kasparro/etl.env.example" <<ENV
-# /etc/kasparro/etl.env (EnvironmentFile of kasparro-etl.service). No secrets here: the database
-# password is in /etc/kasparro/etl.pgpass, the API keys in /etc/kasparro/{coinpaprika,coingecko}.key
-# (all mode 0600, handed to the service with LoadCredential=; an empty key file means no key).
-DATABASE_URL=postgresql://kasparro_etl@localhost/kasparro
-CSV_SOURCE_DIR=/var/lib/kasparro/csv
-COINGECKO_API_PLAN=demo
-COINGECKO_MAX_PAGES=2
-LOG_LEVEL=info
-ENV
-cat >"$DESTDIR/etc/kasparro/api.env.example" <<ENV
-# /etc/kasparro/api.env (EnvironmentFile of kasparro-api@.service). The responders reach
-# PostgreSQL over its Unix socket only; the password is in /etc/kasparro/api.pgpass (0600).
-DATABASE_URL=postgresql://kasparro_api@%2Frun%2Fpostgresql/kasparro
-LOG_LEVEL=info
-HEALTH_STALE_SECONDS=3600
-ENV
+# Settings files: shipped as conffiles by the Debian package; `make install` never overwrites
+# an operator's copy (the new one is left beside it as *.env.dist).
+for settings in etl.env api.env; do
+    target=$DESTDIR/etc/kasparro/$settings
+    [ -e "$target" ] && target=$target.dist
+    install -m 0644 "$ROOT/systemd/$settings" "$target"
+done
+# Where the CSV source reads by default (etl.env): the operator puts price histories here.
+install -d "$DESTDIR/var/lib/kasparro/csv"
 echo "installed under ${DESTDIR:-/} (prefix $PREFIX)"

@@ -33,7 +33,8 @@ def test_install_layout(installed):
                  "etc/systemd/system/kasparro-api@.socket", "etc/systemd/system/kasparro-etl.service",
                  "etc/systemd/system/kasparro-etl.timer", "etc/nginx/sites-available/kasparro.conf",
                  "usr/local/share/kasparro/openapi.json", "usr/local/share/kasparro/errors/error.json",
-                 "etc/kasparro/etl.env.example", "etc/kasparro/api.env.example"]:
+                 "etc/kasparro/etl.env", "etc/kasparro/api.env", "usr/local/share/kasparro/docs/index.html",
+                 "usr/local/share/kasparro/monitoring/kasparro-alerts.yml"]:
         assert (installed / path).exists(), path
     service = (installed / "etc/systemd/system/kasparro-api@.service").read_text()
     assert "ExecStart=/usr/local/bin/kasparro-api" in service and "@PREFIX@" not in service

@@ -1,0 +1,195 @@
+"""The operator's path on a real systemd: the .deb installed in a Debian 12 container booted with
+systemd as PID 1 (podman, no network), configured by the README's install steps run as written,
+then socket activation, the ETL unit and timer, the journal, a restart under load, the security
+rating, an upgrade and a purge, all for real."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import ROOT, SAMPLES
+
+DEB_DIR = ROOT / ".build-deb"
+
+
+def version() -> str:
+    text = (ROOT / "Sources" / "Support" / "Version.swift").read_text()
+    return re.search(r'kasparroVersion = "([^"]+)"', text).group(1)
+
+
+def install_steps() -> str:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- install-steps: begin -->", 1)[1].split("<!-- install-steps: end -->", 1)[0]
+    return block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
+
+
+class Container:
+    def __init__(self, name: str):
+        self.name = name
+
+    def sh(self, script: str, check: bool = True, timeout: float = 300, cwd: str = "/") -> subprocess.CompletedProcess:
+        result = subprocess.run(["podman", "exec", "-w", cwd, self.name, "bash", "-euo", "pipefail", "-c", script],
+                                text=True, capture_output=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"in the container, exit {result.returncode}:\n{script}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}")
+        return result
+
+    def get(self, path: str, key: "str | None" = None) -> "tuple[int, str]":
+        header = f"-H 'x-api-key: {key}'" if key else ""
+        out = self.sh(f"curl -sk -o /tmp/body -w '%{{http_code}}' {header} https://localhost{path}; echo; cat /tmp/body").stdout
+        status, _, body = out.partition("\n")
+        return int(status), body
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    deb = DEB_DIR / f"kasparro_{version()}_amd64.deb"
+    assert deb.exists(), f"{deb} is missing: make test builds it first (make deb)"
+    upgrade = tmp_path_factory.mktemp("upgrade")
+    subprocess.run([str(ROOT / "scripts" / "build-deb.sh"), str(upgrade)], check=True, capture_output=True,
+                   env={**os.environ, "VERSION": version() + "+upgrade1"})
+    return deb, next(upgrade.glob("*.deb"))
+
+
+@pytest.fixture(scope="module")
+def container(packages, tmp_path_factory):
+    for tool in ("podman", "runc", "debootstrap"):
+        assert shutil.which(tool), f"{tool} is installed by make deps"
+    rootfs = subprocess.run([str(ROOT / "scripts" / "systemd-rootfs.sh")], check=True, capture_output=True,
+                            text=True, timeout=900).stdout.strip()
+    deb, upgrade = packages
+    pkg = tmp_path_factory.mktemp("pkg")
+    shutil.copy(deb, pkg)
+    name = "kasparro-systemd-" + uuid.uuid4().hex[:8]
+    started = subprocess.run(
+        ["podman", "run", "-d", "--name", name, "--runtime", "runc", "--systemd=always", "--network=none",
+         "--cap-add=SYS_ADMIN", "--cap-add=NET_ADMIN", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
+         "-v", f"{pkg}:/mnt/pkg:ro", "-v", f"{upgrade.parent}:/mnt/upgrade:ro", "-v", f"{SAMPLES / 'csv'}:/mnt/csv:ro",
+         "--rootfs", f"{rootfs}:O", "/sbin/init"], text=True, capture_output=True)
+    assert started.returncode == 0, f"podman could not start a systemd container: {started.stderr}"
+    box = Container(name)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            state = box.sh("systemctl is-system-running --wait || true", check=False).stdout.strip()
+            if state in ("running", "degraded") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert state in ("running", "degraded"), f"systemd did not come up: {state}"
+        yield box
+    finally:
+        if os.environ.get("KEEP_SYSTEMD_CONTAINER"):
+            print(f"container kept: {name}")
+        else:
+            subprocess.run(["podman", "rm", "-f", "-t", "2", name], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def installed(container):
+    """The README's steps, as written, with the sample CSV files as the price histories."""
+    container.sh("PRICES=/mnt/csv\n" + install_steps(), cwd="/mnt/pkg", timeout=600)
+    key = container.sh("kasparro-keys add smoke").stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{48}", key)
+    return key
+
+
+def test_socket_activation_and_keys(container, installed):
+    assert container.sh("systemctl is-active kasparro-api@1.service || true").stdout.strip() in ("active", "inactive")
+    status, body = container.get("/data?page_size=2", key=installed)
+    assert status == 200, body
+    assert json.loads(body)["total"] > 0
+    status, body = container.get("/data")
+    assert status == 401 and json.loads(body)["error"]["code"] == "unauthorized"
+    # The responders were started by their sockets, not by hand.
+    started = [container.sh(f"systemctl is-active kasparro-api@{i}.service || true").stdout.strip() for i in (1, 2)]
+    assert "active" in started
+
+
+def test_etl_unit_timer_and_health(container, installed):
+    show = container.sh("systemctl show -p Result -p ExecMainStatus kasparro-etl.service").stdout
+    # Offline, both API sources fail: exit 2 is documented as success for the unit.
+    assert "Result=success" in show and "ExecMainStatus=2" in show, show
+    status, body = container.get("/health")
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "degraded"
+    assert health["etl"]["csv"]["last_run_status"] == "succeeded"
+    assert health["etl"]["coinpaprika"]["last_run_status"] == "failed"
+    timers = container.sh("systemctl list-timers --all kasparro-etl.timer").stdout
+    line = next(l for l in timers.splitlines() if "kasparro-etl.timer" in l)
+    assert not line.startswith("n/a"), f"the timer has no next run: {line}"
+
+
+def test_journal_lines_are_json_without_secrets(container, installed):
+    secrets = [installed] + [line.rsplit(":", 1)[1] for line in
+                             container.sh("cat /etc/kasparro/etl.pgpass /etc/kasparro/api.pgpass").stdout.splitlines()]
+    whole = container.sh("journalctl --no-pager -o cat").stdout
+    for secret in secrets:
+        assert secret not in whole
+    entries = container.sh("journalctl --no-pager -o json -u kasparro-etl.service -u 'kasparro-api@*'").stdout
+    own = 0
+    for line in entries.splitlines():
+        entry = json.loads(line)
+        if entry.get("_COMM") not in ("kasparro-etl", "kasparro-api"):
+            continue  # systemd's own lines ("Started …")
+        own += 1
+        message = entry["MESSAGE"]
+        if isinstance(message, list):
+            message = bytes(message).decode()
+        json.loads(message)
+    assert own >= 5
+
+
+def test_restart_under_requests_fails_nothing(container, installed):
+    script = f"""
+    fails=0; total=0
+    ( sleep 1; systemctl restart kasparro-api@1.service ) &
+    end=$((SECONDS + 4))
+    while [ $SECONDS -lt $end ]; do
+        code=$(curl -sk -o /dev/null -w '%{{http_code}}' -H 'x-api-key: {installed}' 'https://localhost/data?page_size=5')
+        total=$((total + 1)); [ "$code" = 200 ] || fails=$((fails + 1))
+    done
+    wait
+    echo "$total $fails"
+    """
+    total, fails = map(int, container.sh(script, timeout=60).stdout.split())
+    print(f"restart of kasparro-api@1 under a request loop: {total} requests, {fails} failed")
+    assert total > 20 and fails == 0
+
+
+def test_security_rating_of_the_running_units(container, installed):
+    for unit in ("kasparro-api@1.service", "kasparro-etl.service"):
+        out = container.sh(f"systemd-analyze security {unit} --no-pager | tail -n 1").stdout
+        level = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
+        print(f"systemd-analyze security {unit}: {level}")
+        assert level <= 2.0, out
+
+
+def test_upgrade_keeps_data_and_restarts(container, installed, packages):
+    _, upgrade = packages
+    before_rows = container.sh("runuser -u postgres -- psql -d kasparro -Atc 'SELECT count(*) FROM market_records'").stdout
+    container.get("/data", key=installed)  # make sure a responder is running
+    pid = container.sh("systemctl show -p MainPID --value kasparro-api@1.service").stdout.strip()
+    assert pid != "0"
+    container.sh(f"apt-get install -y /mnt/upgrade/{upgrade.parent.name}/{upgrade.name}", timeout=300)
+    assert container.sh("dpkg-query -W -f '${Version}' kasparro").stdout == version() + "+upgrade1"
+    after = container.sh("systemctl show -p MainPID --value kasparro-api@1.service").stdout.strip()
+    assert after not in ("0", pid), "the upgrade restarts the running responders"
+    status, body = container.get("/data?page_size=1", key=installed)
+    assert status == 200
+    after_rows = container.sh("runuser -u postgres -- psql -d kasparro -Atc 'SELECT count(*) FROM market_records'").stdout
+    assert after_rows == before_rows and int(after_rows) > 0
+    assert container.sh("systemctl is-enabled kasparro-etl.timer").stdout.strip() == "enabled"
+
+
+def test_purge_removes_units_and_settings_but_not_the_database(container, installed):
+    container.sh("apt-get purge -y kasparro", timeout=300)
+    gone = container.sh("ls /lib/systemd/system/kasparro-* /etc/kasparro 2>&1 || true").stdout
+    assert "No such file" in gone and "kasparro-api@.service" not in gone.replace("cannot access", "")
+    assert container.sh("systemctl list-unit-files 'kasparro*' --no-legend | wc -l").stdout.strip() == "0"
+    rows = container.sh("runuser -u postgres -- psql -d kasparro -Atc 'SELECT count(*) FROM market_records'").stdout
+    assert int(rows) > 0

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# A Debian 12 root filesystem for the real-systemd test: systemd as init, nginx, PostgreSQL and the
+# package's shared libraries already in it (the container has no network). Built once with
+# debootstrap and cached outside the repository, keyed by its package list.
+# Usage: systemd-rootfs.sh   (prints the directory)
+set -euo pipefail
+PACKAGES=systemd,systemd-sysv,dbus,nginx,postgresql,libfcgi0ldbl,libpq5,libcurl4,openssl,curl,ca-certificates,procps,python3,jq
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+CACHE=${KASPARRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kasparro}
+key=$(printf '%s %s bookworm minbase' "$PACKAGES" "$MIRROR" | sha256sum | cut -c1-16)
+dir=$CACHE/rootfs-$key
+if [ ! -f "$dir/.complete" ]; then
+    rm -rf "$dir" "$dir.partial"
+    mkdir -p "$CACHE"
+    debootstrap --variant=minbase --include="$PACKAGES" bookworm "$dir.partial" "$MIRROR" >"$CACHE/debootstrap-$key.log" 2>&1 \
+        || { echo "systemd-rootfs.sh: debootstrap failed; see $CACHE/debootstrap-$key.log" >&2; exit 1; }
+    # Boot quietly and quickly: no getty on a console nobody reads, no network waits.
+    chroot "$dir.partial" systemctl mask getty@tty1.service serial-getty@console.service console-getty.service \
+        systemd-networkd-wait-online.service >/dev/null 2>&1 || true
+    touch "$dir.partial/.complete"
+    mv "$dir.partial" "$dir"
+fi
+echo "$dir"
