@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STACK := scripts/stack.sh
 
-.PHONY: help deps venv build up down etl status clean test unit integration bench install key-add key-revoke smoke
+.PHONY: help deps venv build up down etl status clean test unit integration bench install deb key-add key-revoke smoke
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
@@ -25,6 +25,7 @@ help:
 	@echo "make smoke   PASS/FAIL checks against the running stack (ingestion, endpoints, kill -9 recovery, rate limits)"
 	@echo "make bench   wrk against the running stack, next to a static file of the same size"
 	@echo "make install install binaries, systemd units, nginx site (DESTDIR, PREFIX honoured)"
+	@echo "make deb     build .build-deb/kasparro_VERSION_amd64.deb (checked with lintian)"
 	@echo "make clean   stop and remove .run/ (all local data)"
 
 deps:
@@ -72,6 +73,12 @@ key-revoke:
 install: build
 	DESTDIR="$(DESTDIR)" PREFIX="$(or $(PREFIX),/usr/local)" scripts/install.sh
 
+# The Debian package, from the release binaries; lintian must report no error.
+deb: build
+	rm -f .build-deb/kasparro_*_amd64.deb
+	scripts/build-deb.sh .build-deb
+	lintian --fail-on error .build-deb/kasparro_*_amd64.deb
+
 clean: down
 	rm -rf .run
 
@@ -79,7 +86,7 @@ unit:
 	swift build --build-tests
 	swift test --skip-build --disable-swift-testing
 
-integration: build venv
+integration: deb venv
 	BIN_DIR=$(CURDIR)/.build/release $(PYTHON) -m pytest -q -p no:cacheprovider Tests/integration
 
 test: deps venv

@@ -54,5 +54,5 @@ install -m 0755 "$ROOT/packaging/debian/postinst" "$ROOT/packaging/debian/prerm"
 (cd "$pkg" && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | sort -z | xargs -0 md5sum >DEBIAN/md5sums)
 chmod 0644 "$pkg/DEBIAN/md5sums"
 deb=$OUT/kasparro_${VERSION}_amd64.deb
-dpkg-deb --root-owner-group -Zxz --build "$pkg" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Zgzip --build "$pkg" "$deb" >/dev/null
 echo "$deb"

@@ -14,10 +14,27 @@ if [ ! -f "$dir/.complete" ]; then
     mkdir -p "$CACHE"
     debootstrap --variant=minbase --include="$PACKAGES" bookworm "$dir.partial" "$MIRROR" >"$CACHE/debootstrap-$key.log" 2>&1 \
         || { echo "systemd-rootfs.sh: debootstrap failed; see $CACHE/debootstrap-$key.log" >&2; exit 1; }
-    # Boot quietly and quickly: no getty on a console nobody reads, no network waits.
-    chroot "$dir.partial" systemctl mask getty@tty1.service serial-getty@console.service console-getty.service \
-        systemd-networkd-wait-online.service >/dev/null 2>&1 || true
     touch "$dir.partial/.complete"
     mv "$dir.partial" "$dir"
 fi
+# Set-up applied to the cached tree on every call (idempotent, cheap), so changing it needs no
+# new debootstrap. A real host has shared mount propagation on /; systemd leaves it private inside
+# a container, and then LoadCredential= (its credentials mount) is invisible to the service.
+cat >"$dir/etc/systemd/system/rshared-root.service" <<'UNIT'
+[Unit]
+Description=Shared mount propagation on / (as on a host)
+DefaultDependencies=no
+Before=local-fs-pre.target sysinit.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/mount --make-rshared /
+
+[Install]
+WantedBy=sysinit.target
+UNIT
+chroot "$dir" systemctl enable rshared-root.service >/dev/null 2>&1
+# Boot quietly and quickly: no getty on a console nobody reads, no network waits.
+chroot "$dir" systemctl mask getty@tty1.service serial-getty@console.service console-getty.service \
+    systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 echo "$dir"

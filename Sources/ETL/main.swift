@@ -68,7 +68,9 @@ struct Run: ParsableCommand {
         let order: [Source] = [.csv, .coinpaprika, .coingecko]
         let chosen = sources.isEmpty ? order : order.filter(sources.contains)
         let outcomes = pipeline.run(sources: chosen)
-        for outcome in outcomes {
+        // Under systemd stdout is the journal, where every line is JSON: the "source run finished"
+        // log line already says all this, so the human summary is for terminals and pipes only.
+        for outcome in outcomes where !standardOutputIsJournal() {
             let counts = outcome.counts
             print("\(outcome.source.rawValue): \(outcome.status.rawValue) run \(outcome.runID) — fetched \(counts.fetched), "
                   + "inserted \(counts.inserted), updated \(counts.updated), unchanged \(counts.unchanged), "
@@ -87,6 +89,15 @@ struct Status: ParsableCommand {
         let (_, connection) = try openDatabase()
         print(try StatusReport(connection: connection).render())
     }
+}
+
+/// Whether stdout is connected to journald: systemd names that stream in `JOURNAL_STREAM`
+/// (`device:inode`), which must match stdout's own (a child may inherit the variable but not the stream).
+private func standardOutputIsJournal() -> Bool {
+    guard let stream = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] else { return false }
+    var info = stat()
+    guard fstat(1, &info) == 0 else { return false }
+    return stream == "\(info.st_dev):\(info.st_ino)"
 }
 
 private func bootstrapLogging() throws -> Logger {
