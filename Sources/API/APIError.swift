@@ -31,6 +31,10 @@ public struct APIError: Error, Sendable, Equatable {
     public static let databaseUnavailable = APIError(status: 503, code: "database_unavailable",
                                                      message: "the database is unavailable; retry shortly",
                                                      headers: ["Retry-After": "1"])
+    /// A 503 while the database is too busy to answer in time (statement timeout, no connections).
+    public static let overloaded = APIError(status: 503, code: "overloaded",
+                                            message: "the database is busy; retry shortly",
+                                            headers: ["Retry-After": "1"])
     /// A 500 that hides its cause from the client (it is logged).
     public static let internalError = APIError(status: 500, code: "internal_error",
                                                message: "internal error; the request id identifies it in the logs")

@@ -2,6 +2,7 @@
 import MarketData
 import Store
 import Support
+import Telemetry
 
 enum DataPage {
     // Column positions of `DataQuery.statement`.
@@ -13,23 +14,24 @@ enum DataPage {
 
     static let versionSQL = "SELECT version FROM data_version"
 
-    static func render(_ query: DataQuery, session: ReadSession, cache: PageCache, requestID: String,
-                       elapsed: () -> Double) throws(APIError) -> [UInt8] {
+    static func render(_ query: DataQuery, session: ReadSession, cache: PageCache, metrics: SharedMetrics,
+                       requestID: String, elapsed: () -> Double) throws(APIError) -> [UInt8] {
         let key = query.cacheKey
         let tail: [UInt8] = try session.run { connection in
             let current = try connection.withPreparedRows(versionSQL, []) { rows in
                 rows.count == 1 && rows.columnCount == 1 ? rows.string(0, 0).flatMap(Int64.init) ?? -1 : -1
             }
-            if let hit = cache.page(key, version: current) { return hit.tail }
-            let known = cache.total(query.filterKey)
-            let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0)
-            let page = try connection.withPreparedRows(statement.sql, statement.params) { rows in
-                try write(rows, size: query.pageSize)
-            }
-            let tail = renderTail(query, page)
-            cache.storeTotal(query.filterKey, version: page.version, total: page.total)
-            cache.store(key, PageCache.Entry(version: page.version, tail: tail))
-            return tail
+            // One thread per responder runs a missed page's statement; the others wait for it.
+            return try cache.page(key, version: current, waitSeconds: ReadSession.statementTimeoutSeconds) {
+                metrics.pageStatement()
+                let known = cache.total(query.filterKey)
+                let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0)
+                let page = try connection.withPreparedRows(statement.sql, statement.params) { rows in
+                    try write(rows, size: query.pageSize)
+                }
+                cache.storeTotal(query.filterKey, version: page.version, total: page.total)
+                return PageCache.Entry(version: page.version, tail: renderTail(query, page))
+            }.tail
         }
         var out = envelope(requestID: requestID, latencyMS: elapsed(), capacity: tail.count + 128)
         out.raw(tail)

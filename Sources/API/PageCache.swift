@@ -1,10 +1,16 @@
-// A responder-wide cache of rendered /data pages, valid only for the data version they were read at.
+// A responder-wide cache of rendered /data pages, valid only for the data version they were read at,
+// with single flight: concurrent misses for one page run its statement once.
+import Foundation
 import Synchronization
 
 /// Rendered pages keyed by their normalized query, each tagged with the `data_version` it was read
 /// at. A page is served only when the database's current version still equals its tag, so it is
 /// never older than the last ETL commit. Shared by a responder's threads; bounded in bytes, oldest
 /// entries evicted first.
+///
+/// After an ETL commit every thread misses at once; without coordination each would run the same
+/// statement (a stampede). Here the first miss for a page and version computes it and the others
+/// wait for that result, up to a deadline, then give up with `APIError.overloaded`.
 public final class PageCache: Sendable {
     struct Entry: Sendable {
         let version: Int64
@@ -12,11 +18,41 @@ public final class PageCache: Sendable {
         let tail: [UInt8]
     }
 
+    /// One page being computed: the waiting threads sleep on its condition.
+    private final class Flight: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var outcome: Result<Entry, any Error>?
+
+        func finish(_ result: Result<Entry, any Error>) {
+            condition.lock()
+            outcome = result
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        /// The leader's result, or nil when `deadline` passed first.
+        func wait(until deadline: Date) -> Result<Entry, any Error>? {
+            condition.lock()
+            defer { condition.unlock() }
+            while outcome == nil {
+                if !condition.wait(until: deadline) { break }
+            }
+            return outcome
+        }
+    }
+
     private struct State {
         var entries: [String: Entry] = [:]
         var order: [String] = []
         var bytes = 0
         var totals: [String: (version: Int64, total: Int64)] = [:]
+        var flights: [String: Flight] = [:]
+    }
+
+    private enum Role {
+        case hit(Entry)
+        case leader(Flight)
+        case follower(Flight)
     }
 
     private let state = Mutex(State())
@@ -32,9 +68,38 @@ public final class PageCache: Sendable {
         }
     }
 
+    /// The page for `key` at `version`: from the cache, or computed by `compute` on this thread,
+    /// or (when another thread is computing it) that thread's result, waited for at most
+    /// `waitSeconds`. The computed entry is stored; an error reaches every waiting thread.
+    func page(_ key: String, version: Int64, waitSeconds: Double, compute: () throws -> Entry) throws -> Entry {
+        let flightKey = "\(version)|\(key)"
+        let role: Role = state.withLock { state in
+            if let entry = state.entries[key], entry.version >= version { return .hit(entry) }
+            if let flight = state.flights[flightKey] { return .follower(flight) }
+            let flight = Flight()
+            state.flights[flightKey] = flight
+            return .leader(flight)
+        }
+        switch role {
+        case .hit(let entry):
+            return entry
+        case .follower(let flight):
+            guard let outcome = flight.wait(until: Date(timeIntervalSinceNow: waitSeconds)) else { throw APIError.overloaded }
+            return try outcome.get()
+        case .leader(let flight):
+            let outcome = Result { try compute() }
+            if case .success(let entry) = outcome { store(key, entry) }
+            state.withLock { _ = $0.flights.removeValue(forKey: flightKey) }
+            flight.finish(outcome)
+            return try outcome.get()
+        }
+    }
+
     func store(_ key: String, _ entry: Entry) {
         state.withLock { state in
             if let old = state.entries[key] {
+                // A slower thread's page read at an older version never replaces a newer one.
+                guard old.version <= entry.version else { return }
                 state.bytes -= old.tail.count
             } else {
                 state.order.append(key)

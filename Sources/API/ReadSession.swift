@@ -36,6 +36,10 @@ public final class ReadSession {
                 }
             } catch let error as APIError {
                 throw error
+            } catch let error as DatabaseError where error.isOverload {
+                onDatabaseError()
+                logger.warning("database overloaded", metadata: ["error": "\(error.debugDescription)"])
+                throw .overloaded
             } catch let error as DatabaseError {
                 onDatabaseError()
                 logger.error("database statement failed", metadata: ["error": "\(error.debugDescription)"])
@@ -48,10 +52,14 @@ public final class ReadSession {
         throw .databaseUnavailable
     }
 
+    /// How long one statement may run; also how long a request waits for another thread's page.
+    public static let statementTimeoutSeconds = 5.0
+
     private func current() throws(DatabaseError) -> Connection {
         if let connection, connection.isHealthy { return connection }
         connection = nil
-        let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api", statementTimeoutMS: 5000,
+        let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api",
+                                   statementTimeoutMS: Int(ReadSession.statementTimeoutSeconds * 1000),
                                    genericPlans: true, onNotice: logger.databaseNotices)
         connection = fresh
         return fresh

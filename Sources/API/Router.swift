@@ -68,7 +68,8 @@ public struct Router: Sendable {
                 return finish(response, request)
             case "/data":
                 let query = try DataQuery(query: request.query)
-                body = try DataPage.render(query, session: session, cache: cache, requestID: request.requestID, elapsed: elapsed)
+                body = try DataPage.render(query, session: session, cache: cache, metrics: metrics,
+                                           requestID: request.requestID, elapsed: elapsed)
             case "/stats":
                 _ = try QueryParameters(request.query, allowed: [])
                 body = try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed)

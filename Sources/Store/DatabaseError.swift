@@ -46,6 +46,14 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, CustomDeb
         "\(kind.rawValue) error\(sqlState.map { " [\($0)]" } ?? ""): \(detail)"
     }
 
+    /// Whether the server is overloaded rather than the statement wrong: the statement timeout or a
+    /// cancel (57014), a lock not available (55P03), or too few resources (class 53: connections,
+    /// memory, disk). Worth a retry later.
+    public var isOverload: Bool {
+        guard let state = sqlState else { return false }
+        return state == "57014" || state == "55P03" || state.hasPrefix("53")
+    }
+
     /// Whether the connection itself is gone (SQLSTATE class 08, 57P01..57P03, or no connection).
     public var isConnectionLoss: Bool {
         if kind == .connection { return true }

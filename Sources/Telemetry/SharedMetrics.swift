@@ -8,13 +8,13 @@ import Glibc
 /// continues the same counters (they reset only when the file is removed, like a reboot).
 public final class SharedMetrics: @unchecked Sendable {
     /// Endpoint labels; any other path counts as `other`.
-    public static let endpoints = ["/health", "/data", "/stats", "/runs", "/compare-runs", "/metrics", "/openapi.json", "other"]
+    public static let endpoints = ["/", "/health", "/data", "/stats", "/runs", "/compare-runs", "/metrics", "/openapi.json", "other"]
     /// Status labels; any other status counts as `other`.
     public static let statuses = [200, 400, 401, 404, 405, 429, 500, 503]
     /// Histogram bucket upper bounds in seconds (`+Inf` is implied).
     public static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-    private static let magic: UInt64 = 0x6B61_7370_6D65_7403  // "kaspmet" + layout version 3
+    private static let magic: UInt64 = 0x6B61_7370_6D65_7404  // "kaspmet" + layout version 4
     private static let statusSlots = statuses.count + 1
     private static let histogramSlots = buckets.count + 1 + 2  // buckets, +Inf, sum (µs), count
     private static let requestBase = 1
@@ -22,9 +22,10 @@ public final class SharedMetrics: @unchecked Sendable {
     private static let inFlightSlot = histogramBase + endpoints.count * histogramSlots
     private static let databaseErrorSlot = inFlightSlot + 1
     private static let writeFailureSlot = databaseErrorSlot + 1
+    private static let pageStatementSlot = writeFailureSlot + 1
     /// Pairs of (pid, worker threads), one per running responder: the pool's capacity.
     private static let processSlots = 64
-    private static let processBase = writeFailureSlot + 1
+    private static let processBase = pageStatementSlot + 1
     private static let slotCount = processBase + processSlots * 2
     private static let byteCount = slotCount * MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride
 
@@ -149,6 +150,9 @@ public final class SharedMetrics: @unchecked Sendable {
         kill(pid_t(truncatingIfNeeded: pid), 0) == 0 || errno == EPERM
     }
 
+    /// A `/data` page missed the cache and its statement ran.
+    public func pageStatement() { slot(SharedMetrics.pageStatementSlot).wrappingIncrement(ordering: .relaxed) }
+
     /// A response could not be written to nginx (the client or nginx went away).
     public func writeFailure() { slot(SharedMetrics.writeFailureSlot).wrappingIncrement(ordering: .relaxed) }
 
@@ -189,6 +193,9 @@ public final class SharedMetrics: @unchecked Sendable {
         out += "# HELP kasparro_api_database_errors_total Failed database statements and connections.\n"
         out += "# TYPE kasparro_api_database_errors_total counter\n"
         out += "kasparro_api_database_errors_total \(slot(SharedMetrics.databaseErrorSlot).load(ordering: .relaxed))\n"
+        out += "# HELP kasparro_api_page_statements_total /data pages read from the database (cache misses; one per page and data version per responder).\n"
+        out += "# TYPE kasparro_api_page_statements_total counter\n"
+        out += "kasparro_api_page_statements_total \(slot(SharedMetrics.pageStatementSlot).load(ordering: .relaxed))\n"
         out += "# HELP kasparro_api_write_failures_total Responses that could not be written to nginx (client gone).\n"
         out += "# TYPE kasparro_api_write_failures_total counter\n"
         out += "kasparro_api_write_failures_total \(slot(SharedMetrics.writeFailureSlot).load(ordering: .relaxed))\n"

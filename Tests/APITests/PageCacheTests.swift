@@ -1,5 +1,7 @@
 // The responder-wide page cache: version tags, byte bound and eviction order.
 @testable import API
+import Foundation
+import Synchronization
 import XCTest
 
 final class PageCacheTests: XCTestCase {
@@ -39,5 +41,63 @@ final class PageCacheTests: XCTestCase {
         let known = try XCTUnwrap(cache.total("btc"))
         XCTAssertEqual(known.version, 3)
         XCTAssertEqual(known.total, 120)
+    }
+
+    /// Runs `body` on `count` threads of their own at once (not a pool that might run them one
+    /// after the other) and waits for all of them.
+    private func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let group = DispatchGroup()
+        for index in 0..<count {
+            group.enter()
+            Thread { body(index); group.leave() }.start()
+        }
+        group.wait()
+    }
+
+    func testConcurrentMissesComputeOnce() {
+        let cache = PageCache()
+        let computed = Mutex(0)
+        let served = Mutex([Int]())
+        concurrently(8) { _ in
+            let entry = try? cache.page("p", version: 1, waitSeconds: 5) {
+                computed.withLock { $0 += 1 }
+                Thread.sleep(forTimeInterval: 0.3)
+                return PageCache.Entry(version: 1, tail: Array("x".utf8))
+            }
+            served.withLock { $0.append(entry?.tail.count ?? -1) }
+        }
+        XCTAssertEqual(computed.withLock { $0 }, 1, "one statement for eight concurrent misses")
+        XCTAssertEqual(served.withLock { $0 }, Array(repeating: 1, count: 8))
+        // A newer data version is a new miss.
+        _ = try? cache.page("p", version: 2, waitSeconds: 5) {
+            computed.withLock { $0 += 1 }
+            return PageCache.Entry(version: 2, tail: [])
+        }
+        XCTAssertEqual(computed.withLock { $0 }, 2)
+    }
+
+    func testWaitersGiveUpAtTheDeadlineAndShareTheLeadersError() {
+        struct Boom: Error {}
+        let cache = PageCache()
+        let outcomes = Mutex([String]())
+        concurrently(4) { index in
+            do {
+                _ = try cache.page("slow", version: 1, waitSeconds: 0.1) {
+                    Thread.sleep(forTimeInterval: 0.5)
+                    throw Boom()
+                }
+                outcomes.withLock { $0.append("ok") }
+            } catch let error as APIError {
+                outcomes.withLock { $0.append(error.code) }
+            } catch {
+                outcomes.withLock { $0.append("boom") }
+            }
+        }
+        let result = outcomes.withLock { $0 }.sorted()
+        XCTAssertEqual(result.count, 4)
+        XCTAssertEqual(result.filter { $0 == "boom" }.count, 1, "the leader sees its own error: \(result)")
+        XCTAssertEqual(result.filter { $0 == "overloaded" }.count, 3, "waiters past their deadline get a 503: \(result)")
+        // After a failure nothing is cached and nobody is left computing: the next request computes.
+        XCTAssertEqual(try cache.page("slow", version: 1, waitSeconds: 1) { PageCache.Entry(version: 1, tail: [1]) }.tail, [1])
     }
 }
