@@ -139,7 +139,8 @@ public struct DataQuery: Sendable, Equatable {
     /// The statement and its parameters.
     ///
     /// One statement returns, on every row, the data version and the total (the cached
-    /// `knownTotal` while the version still equals `knownVersion`, else a fresh count), then the
+    /// `knownTotal` while the version still equals `knownVersion`, else summed from the rollups,
+    /// see `TotalPlan`), then the
     /// page's rows plus one (to know whether a next page exists); an empty page is one row of
     /// NULLs. Only the filters present appear in the SQL, so each combination gets a plan that uses
     /// its index. Rows come back as plain text and are rendered to JSON by `DataPage`: measured
@@ -153,12 +154,40 @@ public struct DataQuery: Sendable, Equatable {
             return "$\(params.count)"
         }
         var filters: [String] = []
-        if let source { filters.append("m.source = \(bind(source.rawValue))") }
-        if let symbol { filters.append("upper(m.symbol) = upper(\(bind(symbol)))") }
-        if let assetID { filters.append("m.asset_id = \(bind(String(assetID)))::bigint") }
+        var rollupFilters: [String] = []
+        if let source {
+            let value = bind(source.rawValue)
+            filters.append("m.source = \(value)")
+            rollupFilters.append("c.source = \(value)")
+        }
+        if let symbol {
+            let value = bind(symbol)
+            filters.append("upper(m.symbol) = upper(\(value))")
+            rollupFilters.append("c.symbol = upper(\(value))")
+        }
+        if let assetID {
+            let value = bind(String(assetID))
+            filters.append("m.asset_id = \(value)::bigint")
+            rollupFilters.append("c.asset_id = \(value)::bigint")
+        }
+        // The total: whole buckets from a rollup, partial buckets at the edges from the table.
+        let plan = TotalPlan(since: since, until: until, fine: symbol != nil || assetID != nil)
+        var totalParts: [String] = []
+        if let buckets = plan.buckets {
+            var conditions = rollupFilters
+            if let from = buckets.from { conditions.append("c.bucket >= \(bind(from.description))::timestamptz") }
+            if let to = buckets.to { conditions.append("c.bucket < \(bind(to.description))::timestamptz") }
+            let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            totalParts.append("(SELECT coalesce(sum(c.n), 0) FROM \(plan.table) c\(whereClause))")
+        }
+        for edge in plan.edges {
+            let conditions = filters + ["m.observed_at >= \(bind(edge.from.description))::timestamptz",
+                                        "m.observed_at < \(bind(edge.to.description))::timestamptz"]
+            totalParts.append("(SELECT count(*) FROM market_records m WHERE \(conditions.joined(separator: " AND ")))")
+        }
+        let totalSQL = totalParts.isEmpty ? "0" : "(" + totalParts.joined(separator: " + ") + ")::bigint"
         if let since { filters.append("m.observed_at >= \(bind(since.description))::timestamptz") }
         if let until { filters.append("m.observed_at < \(bind(until.description))::timestamptz") }
-        let countWhere = filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND ")
         var pageFilters = filters
         if case .cursor(let cursor, _) = paging {
             // Rows after the cursor in (observed_at DESC, source, source_id) order, written so the
@@ -178,7 +207,7 @@ public struct DataQuery: Sendable, Equatable {
             SELECT v.version, v.total, m.asset_id, m.symbol, m.name, m.source, m.source_id, m.price_usd,
                    m.market_cap_usd, m.volume_24h_usd, m.rank, m.observed_at, m.ingested_at
             FROM (SELECT version, CASE WHEN version = \(version)::bigint THEN \(total)::bigint
-                                      ELSE (SELECT count(*) FROM market_records m \(countWhere)) END AS total
+                                      ELSE \(totalSQL) END AS total
                   FROM data_version) v
             LEFT JOIN LATERAL (SELECT * FROM market_records m \(pageWhere)
                                ORDER BY m.observed_at DESC, m.source, m.source_id
@@ -199,5 +228,72 @@ public struct DataQuery: Sendable, Equatable {
     /// The filters, as the key of the per-responder total cache.
     var filterKey: String {
         "\(source?.rawValue ?? "")|\(symbol?.uppercased() ?? "")|\(assetID.map(String.init) ?? "")|\(since?.description ?? "")|\(until?.description ?? "")"
+    }
+}
+
+/// Where a `/data` total comes from, so its cost does not grow with the table: whole buckets of
+/// the filter's time range are summed from a rollup (`market_counts_hourly` per hour and source,
+/// or `market_counts_daily` per day, source, asset and ticker when the filter names an asset or a
+/// symbol), and only the partial buckets at a `since`/`until` edge are counted in
+/// `market_records` itself: at most one bucket each.
+struct TotalPlan: Equatable {
+    /// A time range; nil ends are open.
+    struct Span: Equatable {
+        let from: Timestamp?
+        let to: Timestamp?
+    }
+
+    /// A closed-open range of partial buckets.
+    struct Edge: Equatable {
+        let from: Timestamp
+        let to: Timestamp
+    }
+
+    static let hour: Int64 = 3_600_000_000
+    static let day: Int64 = 86_400_000_000
+
+    /// The rollup table.
+    let table: String
+    /// Whole buckets to sum, or nil when the range holds none.
+    let buckets: Span?
+    /// Partial buckets to count from the table.
+    let edges: [Edge]
+
+    init(since: Timestamp?, until: Timestamp?, fine: Bool) {
+        table = fine ? "market_counts_daily" : "market_counts_hourly"
+        let unit = fine ? TotalPlan.day : TotalPlan.hour
+        func floor(_ t: Timestamp) -> Timestamp {
+            let remainder = ((t.microseconds % unit) + unit) % unit
+            return Timestamp(microseconds: t.microseconds - remainder)
+        }
+        if let since, let until, floor(since) == floor(until) {
+            // Both ends in one bucket: count the range directly.
+            buckets = nil
+            edges = since < until ? [Edge(from: since, to: until)] : []
+            return
+        }
+        var edges: [Edge] = []
+        var from: Timestamp?
+        if let since {
+            let start = floor(since)
+            if start == since {
+                from = since
+            } else {
+                from = Timestamp(microseconds: start.microseconds + unit)
+                edges.append(Edge(from: since, to: from!))
+            }
+        }
+        var to: Timestamp?
+        if let until {
+            let start = floor(until)
+            to = start
+            if start != until { edges.append(Edge(from: start, to: until)) }
+        }
+        if let from, let to, from >= to {
+            buckets = nil
+        } else {
+            buckets = Span(from: from, to: to)
+        }
+        self.edges = edges
     }
 }

@@ -4,10 +4,11 @@ import Store
 
 /// Records per source, run counts, last success and failure, checkpoints.
 enum Stats {
-    /// One pass over each table: per-source aggregates first, the totals summed from them.
+    /// One pass over each table: per-source aggregates first, the totals summed from them; record
+    /// counts from the hourly rollup (a few thousand rows a year), never a scan of market_records.
     static let sql = """
         WITH src AS (SELECT unnest($1::text[]) AS source),
-        records AS (SELECT source, count(*) AS n FROM market_records GROUP BY source),
+        records AS (SELECT source, sum(n) AS n FROM market_counts_hourly GROUP BY source),
         runs AS (SELECT source, count(*) AS runs, count(*) FILTER (WHERE status = 'failed') AS failed,
                         coalesce(sum(fetched), 0) AS processed,
                         max(finished_at) FILTER (WHERE status = 'succeeded') AS last_success,

@@ -1,5 +1,5 @@
 // /data parameter validation: every bad value is a 400 that names its parameter.
-import API
+@testable import API
 import MarketData
 import XCTest
 
@@ -67,5 +67,49 @@ final class DataQueryTests: XCTestCase {
         XCTAssertNotNil(error("cursor=\(cursor.encoded)&page=2"))
         XCTAssertNotNil(error("cursor=\(cursor.encoded)&offset=2"))
         XCTAssertNil(DataQuery.Cursor(encoded: "djJ8MXxjc3Z8eA"))  // v2|1|csv|x
+    }
+}
+
+/// Whole buckets from the rollups, partial ones from the table: never overlapping, never missing.
+final class TotalPlanTests: XCTestCase {
+    private func at(_ text: String) -> Timestamp { Timestamp.parseFilter(text)! }
+
+    func testOpenRangeSumsEveryBucket() {
+        let plan = TotalPlan(since: nil, until: nil, fine: false)
+        XCTAssertEqual(plan.table, "market_counts_hourly")
+        XCTAssertEqual(plan.buckets, TotalPlan.Span(from: nil, to: nil))
+        XCTAssertEqual(plan.edges, [])
+    }
+
+    func testAlignedBoundsNeedNoEdges() {
+        let plan = TotalPlan(since: at("2024-07-01"), until: at("2024-07-06"), fine: true)
+        XCTAssertEqual(plan.table, "market_counts_daily")
+        XCTAssertEqual(plan.buckets, TotalPlan.Span(from: at("2024-07-01"), to: at("2024-07-06")))
+        XCTAssertEqual(plan.edges, [])
+    }
+
+    func testPartialBucketsAtBothEdges() {
+        let plan = TotalPlan(since: at("2024-07-01T10:30:00Z"), until: at("2024-07-03T05:00:00Z"), fine: true)
+        XCTAssertEqual(plan.buckets, TotalPlan.Span(from: at("2024-07-02"), to: at("2024-07-03")))
+        XCTAssertEqual(plan.edges, [TotalPlan.Edge(from: at("2024-07-01T10:30:00Z"), to: at("2024-07-02")),
+                                    TotalPlan.Edge(from: at("2024-07-03"), to: at("2024-07-03T05:00:00Z"))])
+        let hourly = TotalPlan(since: at("2024-07-01T10:30:00Z"), until: nil, fine: false)
+        XCTAssertEqual(hourly.buckets, TotalPlan.Span(from: at("2024-07-01T11:00:00Z"), to: nil))
+        XCTAssertEqual(hourly.edges, [TotalPlan.Edge(from: at("2024-07-01T10:30:00Z"), to: at("2024-07-01T11:00:00Z"))])
+    }
+
+    func testRangesInsideOneOrTwoBuckets() {
+        let same = TotalPlan(since: at("2024-07-01T10:10:00Z"), until: at("2024-07-01T10:50:00Z"), fine: false)
+        XCTAssertNil(same.buckets)
+        XCTAssertEqual(same.edges, [TotalPlan.Edge(from: at("2024-07-01T10:10:00Z"), to: at("2024-07-01T10:50:00Z"))])
+        let adjacent = TotalPlan(since: at("2024-07-01T10:30:00Z"), until: at("2024-07-01T11:15:00Z"), fine: false)
+        XCTAssertNil(adjacent.buckets)
+        XCTAssertEqual(adjacent.edges.count, 2)
+        XCTAssertEqual(TotalPlan(since: at("2024-07-01"), until: at("2024-07-01"), fine: true).edges, [])
+    }
+
+    func testBeforeTheEpoch() {
+        let plan = TotalPlan(since: at("1969-12-31T23:30:00Z"), until: nil, fine: false)
+        XCTAssertEqual(plan.buckets?.from, at("1970-01-01"))
     }
 }
