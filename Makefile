@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STACK := scripts/stack.sh
 
-.PHONY: help deps venv build up down etl status clean test unit integration bench install deb key-add key-revoke smoke
+.PHONY: help deps venv build up down etl status clean test unit integration bench bench-scale install deb key-add key-revoke smoke
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
@@ -24,6 +24,7 @@ help:
 	@echo "make test    build and run every test (own PostgreSQL, nginx and responders in a temporary directory)"
 	@echo "make smoke   PASS/FAIL checks against the running stack (ingestion, endpoints, kill -9 recovery, rate limits)"
 	@echo "make bench   wrk against the running stack, next to a static file of the same size"
+	@echo "make bench-scale  ROWS (default 3,000,000) synthetic CSV rows through the ETL in a stack of its own, then the API at that size"
 	@echo "make install install binaries, systemd units, nginx site (DESTDIR, PREFIX honoured)"
 	@echo "make deb     build .build-deb/kasparro_VERSION_amd64.deb (checked with lintian)"
 	@echo "make clean   stop and remove .run/ (all local data)"
@@ -57,6 +58,10 @@ status:
 bench: up
 	python3 scripts/bench_etl.py
 	python3 scripts/bench.py
+
+# Synthetic data only in a stack and database of its own (never in what `make up` serves).
+bench-scale: build venv
+	BIN_DIR=$(CURDIR)/.build/release ROWS=$(or $(ROWS),3000000) $(PYTHON) scripts/bench_scale.py
 
 # Checks the running `make up` system end to end (PASS/FAIL per check).
 smoke:

@@ -48,6 +48,8 @@ API_URL="postgresql://kasparro_api@127.0.0.1:$PG_PORT/$DB_NAME"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+# A process that has exited but not been reaped (a zombie) still answers kill -0: not running.
+running() { kill -0 "$1" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 
 pg_bin() {
     local dir
@@ -168,7 +170,7 @@ etl_env() {
 
 cmd_fixture_start() {
     local pidfile="$RUN_DIR/fixture.pid"
-    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
+    if [ -f "$pidfile" ] && running "$(cat "$pidfile")"; then return 0; fi
     mkdir -p "$LOG_DIR"
     setsid python3 "$ROOT/Tests/fixtures/fixture_server.py" --port "$FIXTURE_PORT" </dev/null \
         >"$RUN_DIR/fixture.port" 2>>"$LOG_DIR/fixture.log" &
@@ -205,7 +207,9 @@ cmd_api_start() {
 
 start_responder() {
     local i=$1 pidfile="$SOCK_DIR/api-$1.pid" sock="$SOCK_DIR/api-$1.sock"
-    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
+    if [ -f "$pidfile" ] && running "$(cat "$pidfile")"; then return 0; fi
+    # A socket left by a killed responder would pass the wait below before the new one binds.
+    rm -f "$sock"
     env DATABASE_URL="$API_URL" PGPASSFILE="$PGPASSFILE" LOG_LEVEL="${LOG_LEVEL:-info}" \
         setsid "$BIN_DIR/kasparro-api" --socket "$sock" --socket-mode 660 --threads "$RESPONDER_THREADS" \
         --metrics-file "$SOCK_DIR/metrics" \

@@ -31,7 +31,9 @@ def burst(stack, query: str, count: int) -> list:
             "REQUEST_METHOD": "GET", "DOCUMENT_URI": "/data", "SCRIPT_NAME": "/data", "QUERY_STRING": query,
             "REQUEST_ID": f"stampede-{index}"}, capture_output=True, text=True, timeout=30)
         head, _, body = result.stdout.partition("\n\n")  # text mode has turned \r\n into \n
-        status = int(re.search(r"^Status: (\d+)", head, re.M).group(1))
+        found = re.search(r"^Status: (\d+)", head, re.M)
+        assert found, f"cgi-fcgi exit {result.returncode}: {result.stdout[:300]!r} {result.stderr[:300]!r}"
+        status = int(found.group(1))
         return status, head, json.loads(body)
 
     with ThreadPoolExecutor(max_workers=count) as pool:

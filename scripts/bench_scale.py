@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""`make bench-scale` (ROWS=3000000): a synthetic history of ROWS CSV rows, shaped like the real
+samples (same columns, similar widths; labelled SYNTHETIC in every name), loaded through the ETL's
+own write path into a stack of its own (own run directory, PostgreSQL cluster and ports: nothing
+lands in what `make up` serves), then the API measured through nginx at that size.
+Prints one line per case. KEEP=1 leaves the stack running (stop: RUN_DIR=... scripts/stack.sh down)."""
+import base64
+import datetime
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+import urllib3
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+ROOT = Path(__file__).resolve().parents[1]
+STACK = ROOT / "scripts" / "stack.sh"
+ROWS = int(os.environ.get("ROWS", "3000000"))
+DAYS = int(os.environ.get("DAYS", "3000"))  # days of history per coin (from 2013-01-01)
+PROBES = int(os.environ.get("PROBES", "40"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_history(directory: Path, rows: int, days: int) -> int:
+    """One file per synthetic coin, a row per day, the sample files' columns and number widths."""
+    rng = random.Random(42)
+    coins = max(1, rows // days)
+    start = datetime.date(2013, 1, 1)
+    written = 0
+    for coin in range(coins):
+        n = days if coin < coins - 1 else rows - written
+        price = 10 ** rng.uniform(-4, 4)
+        supply = 10 ** rng.uniform(6, 11)
+        lines = ["SNo,Name,Symbol,Date,High,Low,Open,Close,Volume,Marketcap"]
+        for i in range(n):
+            price *= 1 + rng.gauss(0, 0.04)
+            high, low = price * (1 + rng.random() * 0.05), price * (1 - rng.random() * 0.05)
+            day = start + datetime.timedelta(days=i)
+            lines.append(f"{i + 1},Synthetic Coin {coin:05d},SYN{coin:05d},{day:%d-%m-%Y} 23:59,{high:.10g},{low:.10g},"
+                         f"{price * (1 + rng.gauss(0, 0.01)):.10g},{price:.10g},{price * supply * rng.uniform(0.01, 0.2):.10g},"
+                         f"{price * supply:.10g}")
+        (directory / f"coin_Synthetic{coin:05d}.csv").write_text("\r\n".join(lines) + "\r\n")
+        written += n
+    return written
+
+
+def percentile(values: list, p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def line(case: str, samples_ms: list, extra: str = "") -> None:
+    print(f"{case:<58} n={len(samples_ms):<4} p50 {statistics.median(samples_ms):7.1f} ms   "
+          f"p99 {percentile(samples_ms, 99):7.1f} ms   max {max(samples_ms):7.1f} ms {extra}", flush=True)
+
+
+def main() -> int:
+    run_dir = Path(tempfile.mkdtemp(prefix="kasparro-bench-scale-"))
+    os.chmod(run_dir, 0o755)
+    csv_dir = run_dir / "csv-synthetic"
+    csv_dir.mkdir()
+    env = {**os.environ, "RUN_DIR": str(run_dir), "PG_PORT": str(free_port()), "HTTPS_PORT": str(free_port()),
+           "HTTP_PORT": str(free_port()), "BENCH_STATIC_PORT": str(free_port()), "FIXTURE_PORT": str(free_port()),
+           "CSV_SOURCE_DIR": str(csv_dir), "RESPONDERS": "2", "LOG_LEVEL": "warning",
+           "RATE_STANDARD": "100000r/s", "BURST_STANDARD": "100000"}
+    env.pop("DATABASE_URL", None)
+    sh = lambda *args: subprocess.run([str(STACK), *args], env=env, check=True, capture_output=True, text=True)
+    try:
+        started = time.monotonic()
+        written = write_history(csv_dir, ROWS, DAYS)
+        print(f"synthetic CSV history: {written:,} rows in {len(list(csv_dir.glob('*.csv')))} files "
+              f"({sum(p.stat().st_size for p in csv_dir.glob('*.csv')) / 1e6:.0f} MB) written in {time.monotonic() - started:.0f} s", flush=True)
+        for step in ("pg-start", "db-setup", "migrate"):
+            sh(step)
+        settings = dict(l.split("=", 1) for l in sh("env").stdout.splitlines() if "=" in l)
+        psql = lambda sql: subprocess.run(["psql", "-X", "-At", settings["ETL_DATABASE_URL"], "-c", sql], check=True,
+                                          capture_output=True, text=True, env={**env, "PGPASSFILE": settings["PGPASSFILE"]}).stdout.strip()
+        size_before = int(psql("SELECT pg_database_size(current_database())"))
+        started = time.monotonic()
+        subprocess.run([str(STACK), "etl", "--source", "csv"], env={**env, "ETL_BATCH_SIZE": os.environ.get("ETL_BATCH_SIZE", "5000")},
+                       check=True, capture_output=True, text=True)
+        seconds = time.monotonic() - started
+        loaded = int(psql("SELECT count(*) FROM market_records"))
+        psql("VACUUM ANALYZE")
+        growth = int(psql("SELECT pg_database_size(current_database())")) - size_before
+        print(f"{'CSV load through the ETL (kasparro-etl run --source csv)':<58} {loaded:,} rows in {seconds:.0f} s = "
+              f"{loaded / seconds:,.0f} rows/s; database growth {growth / loaded:.0f} bytes/row", flush=True)
+
+        for step in ("api-start", "tls", "keys", "nginx-start"):
+            sh(step)
+        base = f"https://localhost:{env['HTTPS_PORT']}"
+        key = (run_dir / "bench-api-key").read_text().strip()
+        http = requests.Session()
+        http.headers["x-api-key"] = key
+
+        def timed(path, params):
+            t = time.perf_counter()
+            r = http.get(base + path, params=params, verify=False, timeout=30)
+            ms = (time.perf_counter() - t) * 1000
+            assert r.status_code == 200, (path, params, r.status_code, r.text[:200])
+            return ms, r.json()
+
+        rng = random.Random(7)
+        symbols = [f"syn{c:05d}" for c in range(max(1, ROWS // DAYS))]
+        assets = [int(a) for a in psql("SELECT DISTINCT asset_id FROM market_records").split()]
+        lo, hi = datetime.datetime(2013, 1, 1), datetime.datetime(2013, 1, 1) + datetime.timedelta(days=DAYS)
+
+        def moment():
+            t = lo + (hi - lo) * rng.random()
+            return t.strftime("%Y-%m-%d") if rng.random() < 0.3 else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        cases = {"uncached /data, random filter combinations, exact totals": [],
+                 "uncached /data, numbered pages 1..1000 (page_size=50)": [],
+                 "uncached /data, cursor pages at random depths": []}
+        for _ in range(PROBES):
+            params = {"page_size": rng.choice([10, 20, 50, 100])}
+            if rng.random() < 0.5:
+                params["symbol"] = rng.choice(symbols)
+            elif rng.random() < 0.5:
+                params["asset_id"] = rng.choice(assets)
+            if rng.random() < 0.6:
+                params["since"] = moment()
+            if rng.random() < 0.6:
+                params["until"] = moment()
+            if "since" in params and "until" in params and params["since"] > params["until"]:
+                params["since"], params["until"] = params["until"], params["since"]
+            cases["uncached /data, random filter combinations, exact totals"].append(timed("/data", params)[0])
+            cases["uncached /data, numbered pages 1..1000 (page_size=50)"].append(
+                timed("/data", {"page": rng.randint(1, 1000), "page_size": 50})[0])
+            row = psql(f"SELECT (extract(epoch FROM observed_at) * 1000000)::bigint, source, source_id FROM market_records "
+                       f"ORDER BY observed_at DESC, source, source_id OFFSET {rng.randint(0, loaded - 1)} LIMIT 1").split("|")
+            cursor = base64.urlsafe_b64encode(f"v1|{row[0]}|{row[1]}|{row[2]}".encode()).decode().rstrip("=")
+            cases["uncached /data, cursor pages at random depths"].append(
+                timed("/data", {"cursor": cursor, "page_size": rng.choice([25, 50])})[0])
+        for case, samples in cases.items():
+            line(case, samples)
+        line("/stats", [timed("/stats", {})[0] for _ in range(10)])
+
+        # 32 clients on the first page while an ETL run commits new rows.
+        stop = threading.Event()
+        latencies, errors = [], []
+
+        def client():
+            session = requests.Session()
+            session.headers["x-api-key"] = key
+            while not stop.is_set():
+                t = time.perf_counter()
+                try:
+                    r = session.get(base + "/data", params={"page_size": 50}, verify=False, timeout=30)
+                    if r.status_code != 200:
+                        errors.append(r.status_code)
+                except requests.RequestException as e:
+                    errors.append(str(e))
+                latencies.append((time.perf_counter() - t) * 1000)
+
+        threads = [threading.Thread(target=client) for _ in range(32)]
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        newest = datetime.date(2013, 1, 1) + datetime.timedelta(days=DAYS)
+        with open(csv_dir / "coin_Synthetic00000.csv", "a") as f:
+            for i in range(200):
+                f.write(f"{DAYS + i + 1},Synthetic Coin 00000,SYN00000,{newest + datetime.timedelta(days=i):%d-%m-%Y} 23:59,1,1,1,1,1,1\r\n")
+        commit_started = time.monotonic()
+        subprocess.run([str(STACK), "etl", "--source", "csv"], env=env, check=True, capture_output=True)
+        commit_seconds = time.monotonic() - commit_started
+        time.sleep(2)
+        stop.set()
+        for t in threads:
+            t.join()
+        line("32 clients on /data across an ETL commit", latencies,
+             f"errors {len(errors)}; the ETL run took {commit_seconds:.2f} s")
+    finally:
+        if os.environ.get("KEEP"):
+            print(f"stack kept: RUN_DIR={run_dir} scripts/stack.sh down")
+        else:
+            subprocess.run([str(STACK), "down"], env=env, capture_output=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
