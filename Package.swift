@@ -68,6 +68,7 @@ let package = Package(
         .testTarget(name: "IngestionTests", dependencies: ["Ingestion", "MarketData", "Support"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
         .testTarget(name: "SupportTests", dependencies: ["Support"], swiftSettings: swiftSettings),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )
