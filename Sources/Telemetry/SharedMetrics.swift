@@ -186,19 +186,21 @@ public final class SharedMetrics: @unchecked Sendable {
             out += "kasparro_api_request_duration_seconds_count{endpoint=\"\(endpoint)\"} \(cumulative)\n"
         }
         let inFlight = Int64(bitPattern: slot(SharedMetrics.inFlightSlot).load(ordering: .relaxed))
-        out += "# HELP kasparro_api_in_flight_requests Requests being answered right now, pool-wide.\n"
-        out += "# TYPE kasparro_api_in_flight_requests gauge\nkasparro_api_in_flight_requests \(inFlight)\n"
-        out += "# HELP kasparro_api_threads Worker threads of the running responders (saturation: in flight over threads).\n"
-        out += "# TYPE kasparro_api_threads gauge\nkasparro_api_threads \(poolThreads)\n"
-        out += "# HELP kasparro_api_database_errors_total Failed database statements and connections.\n"
-        out += "# TYPE kasparro_api_database_errors_total counter\n"
-        out += "kasparro_api_database_errors_total \(slot(SharedMetrics.databaseErrorSlot).load(ordering: .relaxed))\n"
-        out += "# HELP kasparro_api_page_statements_total /data pages read from the database (cache misses; one per page and data version per responder).\n"
-        out += "# TYPE kasparro_api_page_statements_total counter\n"
-        out += "kasparro_api_page_statements_total \(slot(SharedMetrics.pageStatementSlot).load(ordering: .relaxed))\n"
-        out += "# HELP kasparro_api_write_failures_total Responses that could not be written to nginx (client gone).\n"
-        out += "# TYPE kasparro_api_write_failures_total counter\n"
-        out += "kasparro_api_write_failures_total \(slot(SharedMetrics.writeFailureSlot).load(ordering: .relaxed))\n"
+        let single: [(name: String, type: String, help: String, value: String)] = [
+            ("kasparro_api_in_flight_requests", "gauge", "Requests being answered right now, pool-wide.", "\(inFlight)"),
+            ("kasparro_api_threads", "gauge", "Worker threads of the running responders (saturation: in flight over threads).",
+             "\(poolThreads)"),
+            ("kasparro_api_database_errors_total", "counter", "Failed database statements and connections.",
+             "\(slot(SharedMetrics.databaseErrorSlot).load(ordering: .relaxed))"),
+            ("kasparro_api_page_statements_total", "counter",
+             "/data pages read from the database (cache misses; one per page and data version per responder).",
+             "\(slot(SharedMetrics.pageStatementSlot).load(ordering: .relaxed))"),
+            ("kasparro_api_write_failures_total", "counter", "Responses that could not be written to nginx (client gone).",
+             "\(slot(SharedMetrics.writeFailureSlot).load(ordering: .relaxed))"),
+        ]
+        for metric in single {
+            out += "# HELP \(metric.name) \(metric.help)\n# TYPE \(metric.name) \(metric.type)\n\(metric.name) \(metric.value)\n"
+        }
         return out
     }
 }
