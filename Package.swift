@@ -64,7 +64,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
 
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData"], swiftSettings: swiftSettings),
-        .testTarget(name: "APITests", dependencies: ["API", "HTTPMessage", "MarketData", "Support", "Telemetry"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["API", "HTTPMessage", "MarketData", "Store", "Support", "Telemetry"], swiftSettings: swiftSettings),
         .testTarget(name: "IngestionTests", dependencies: ["Ingestion", "MarketData", "Support"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
         .testTarget(name: "SupportTests", dependencies: ["Support"], swiftSettings: swiftSettings),

@@ -3,12 +3,12 @@ import Support
 
 /// The index a new client lands on: no key needed, nothing read from the database.
 enum Index {
-    /// The links, in order: path and what is there.
-    static let links: [(path: String, title: String)] = [
-        ("/docs/", "API reference (interactive)"),
-        ("/openapi.json", "OpenAPI 3.1 document"),
-        ("/health", "service health (no key)"),
-        ("/data", "market records (x-api-key)"),
+    /// The links, in order: JSON name, path and what is there.
+    static let links: [(name: StaticString, path: String, title: String)] = [
+        ("docs", "/docs/", "API reference (interactive)"),
+        ("openapi", "/openapi.json", "OpenAPI 3.1 document"),
+        ("health", "/health", "service health (no key)"),
+        ("data", "/data", "market records (x-api-key)"),
     ]
 
     /// Whether the client prefers HTML: `text/html` is named in Accept before any JSON type.
@@ -18,13 +18,14 @@ enum Index {
         return html.lowerBound < json.lowerBound
     }
 
-    static func html() -> [UInt8] {
+    /// The HTML page: the same for every request, so made once.
+    static let html: [UInt8] = {
         var page = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>kasparro API</title></head><body>\n"
         page += "<h1>kasparro API</h1>\n<p>Crypto market data from CoinPaprika, CoinGecko and historical CSV files, version \(kasparroVersion).</p>\n<ul>\n"
         for link in links { page += "<li><a href=\"\(link.path)\">\(link.path)</a>: \(link.title)</li>\n" }
         page += "</ul>\n</body></html>\n"
         return Array(page.utf8)
-    }
+    }()
 
     static func json(requestID: String, latencyMS: Double) -> [UInt8] {
         var out = envelope(requestID: requestID, latencyMS: latencyMS)
@@ -32,10 +33,7 @@ enum Index {
         out.field("version", kasparroVersion)
         out.field("links")
         out.openObject()
-        out.field("docs", "/docs/")
-        out.field("openapi", "/openapi.json")
-        out.field("health", "/health")
-        out.field("data", "/data")
+        for link in links { out.field(link.name, link.path) }
         out.closeObject()
         out.closeObject()
         return out.bytes

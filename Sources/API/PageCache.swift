@@ -61,16 +61,16 @@ public final class PageCache: Sendable {
     /// Creates a cache holding at most `maxBytes` of page bodies.
     public init(maxBytes: Int = 32 << 20) { self.maxBytes = maxBytes }
 
-    func page(_ key: String, version: Int64) -> Entry? {
-        state.withLock { state in
-            guard let entry = state.entries[key], entry.version == version else { return nil }
-            return entry
-        }
+    /// What a waiting thread gets when the thread computing its page failed: the leader's own
+    /// error, for the caller to answer with, not to act on (its connection is not the one that failed).
+    struct SharedFailure: Error {
+        let underlying: any Error
     }
 
     /// The page for `key` at `version`: from the cache, or computed by `compute` on this thread,
     /// or (when another thread is computing it) that thread's result, waited for at most
-    /// `waitSeconds`. The computed entry is stored; an error reaches every waiting thread.
+    /// `waitSeconds`. The computed entry is stored; an error reaches every waiting thread as a
+    /// `SharedFailure`. A page read at a newer version than `version` is served as well.
     func page(_ key: String, version: Int64, waitSeconds: Double, compute: () throws -> Entry) throws -> Entry {
         let flightKey = "\(version)|\(key)"
         let role: Role = state.withLock { state in
@@ -84,8 +84,11 @@ public final class PageCache: Sendable {
         case .hit(let entry):
             return entry
         case .follower(let flight):
-            guard let outcome = flight.wait(until: Date(timeIntervalSinceNow: waitSeconds)) else { throw APIError.overloaded }
-            return try outcome.get()
+            switch flight.wait(until: Date(timeIntervalSinceNow: waitSeconds)) {
+            case .success(let entry)?: return entry
+            case .failure(let error)?: throw SharedFailure(underlying: error)
+            case nil: throw APIError.overloaded
+            }
         case .leader(let flight):
             let outcome = Result { try compute() }
             if case .success(let entry) = outcome { store(key, entry) }
@@ -95,7 +98,7 @@ public final class PageCache: Sendable {
         }
     }
 
-    func store(_ key: String, _ entry: Entry) {
+    private func store(_ key: String, _ entry: Entry) {
         state.withLock { state in
             if let old = state.entries[key] {
                 // A slower thread's page read at an older version never replaces a newer one.

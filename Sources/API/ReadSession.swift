@@ -34,22 +34,34 @@ public final class ReadSession {
                     logger.warning("database unavailable", metadata: ["error": "\(error.debugDescription)"])
                     throw .databaseUnavailable
                 }
-            } catch let error as APIError {
-                throw error
-            } catch let error as DatabaseError where error.isOverload {
-                onDatabaseError()
-                logger.warning("database overloaded", metadata: ["error": "\(error.debugDescription)"])
-                throw .overloaded
             } catch let error as DatabaseError {
                 onDatabaseError()
-                logger.error("database statement failed", metadata: ["error": "\(error.debugDescription)"])
-                throw error.kind == .parameter ? APIError.badParameter("query", "contains characters the database cannot store") : .internalError
+                logger.log(level: error.isOverload ? .warning : .error, "database statement failed",
+                           metadata: ["error": "\(error.debugDescription)"])
+                throw ReadSession.clientError(error)
             } catch {
-                logger.error("unexpected error", metadata: ["error": "\(error)"])
-                throw .internalError
+                if !(error is APIError || error is PageCache.SharedFailure) {
+                    logger.error("unexpected error", metadata: ["error": "\(error)"])  // shared failures were logged by their own thread
+                }
+                throw ReadSession.clientError(error)
             }
         }
         throw .databaseUnavailable
+    }
+
+    /// What a client is told about `error`, with nothing from the database in it: connection loss
+    /// and overload are 503s with Retry-After, a parameter the database cannot store a 400, anything
+    /// else a 500. Also for another thread's failure shared with this request (`PageCache`).
+    static func clientError(_ error: any Error) -> APIError {
+        switch error {
+        case let error as APIError: return error
+        case let error as PageCache.SharedFailure: return clientError(error.underlying)
+        case let error as DatabaseError where error.isConnectionLoss: return .databaseUnavailable
+        case let error as DatabaseError where error.isOverload: return .overloaded
+        case let error as DatabaseError where error.kind == .parameter:
+            return .badParameter("query", "contains characters the database cannot store")
+        default: return .internalError
+        }
     }
 
     /// How long one statement may run; also how long a request waits for another thread's page.

@@ -57,7 +57,7 @@ public struct Router: Sendable {
             case "/":
                 _ = try QueryParameters(request.query, allowed: [])
                 if Index.wantsHTML(request.accept) {
-                    response = Response(status: 200, bytes: Index.html(), contentType: "text/html; charset=utf-8")
+                    response = Response(status: 200, bytes: Index.html, contentType: "text/html; charset=utf-8")
                     return finish(response, request)
                 }
                 body = Index.json(requestID: request.requestID, latencyMS: elapsed())

@@ -70,7 +70,8 @@ struct Run: ParsableCommand {
         let outcomes = pipeline.run(sources: chosen)
         // Under systemd stdout is the journal, where every line is JSON: the "source run finished"
         // log line already says all this, so the human summary is for terminals and pipes only.
-        for outcome in outcomes where !standardOutputIsJournal() {
+        let summaries = !standardOutputIsJournal()
+        for outcome in outcomes where summaries {
             let counts = outcome.counts
             print("\(outcome.source.rawValue): \(outcome.status.rawValue) run \(outcome.runID) — fetched \(counts.fetched), "
                   + "inserted \(counts.inserted), updated \(counts.updated), unchanged \(counts.unchanged), "

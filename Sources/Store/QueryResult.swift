@@ -3,8 +3,6 @@ import CPostgreSQL
 
 /// The rows of one statement, copied out of libpq (text format).
 public struct QueryResult: Sendable {
-    /// Column names in order.
-    public let columns: [String]
     /// The rows, each read by column name.
     public let rows: [Row]
     /// Rows affected, for INSERT/UPDATE/DELETE.
@@ -31,8 +29,7 @@ public struct QueryResult: Sendable {
         defer { PQclear(result) }
         let columnCount = PQnfields(result)
         let rowCount = PQntuples(result)
-        columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
-        let names = ColumnNames(columns)
+        let names = ColumnNames((0..<columnCount).map { String(cString: PQfname(result, $0)) })
         var rows: [Row] = []
         rows.reserveCapacity(Int(rowCount))
         for row in 0..<rowCount {

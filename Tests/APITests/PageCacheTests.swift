@@ -1,6 +1,7 @@
 // The responder-wide page cache: version tags, byte bound and eviction order.
 @testable import API
 import Foundation
+import Store
 import Synchronization
 import XCTest
 
@@ -9,29 +10,38 @@ final class PageCacheTests: XCTestCase {
         PageCache.Entry(version: version, tail: [UInt8](repeating: 0x20, count: bytes))
     }
 
+    /// The page for `key` at `version`, and whether this call had to compute it (a miss).
+    private func fetch(_ cache: PageCache, _ key: String, _ version: Int64, bytes: Int = 10) -> (entry: PageCache.Entry?, missed: Bool) {
+        var missed = false
+        let entry = try? cache.page(key, version: version, waitSeconds: 1) {
+            missed = true
+            return self.entry(version, bytes: bytes)
+        }
+        return (entry, missed)
+    }
+
     func testServesOnlyTheVersionAPageWasReadAt() {
         let cache = PageCache()
-        cache.store("p1", entry(5, bytes: 10))
-        XCTAssertEqual(cache.page("p1", version: 5)?.tail.count, 10)
-        XCTAssertNil(cache.page("p1", version: 6), "a newer data version must miss")
-        XCTAssertNil(cache.page("p2", version: 5))
+        XCTAssertTrue(fetch(cache, "p1", 5).missed)
+        XCTAssertFalse(fetch(cache, "p1", 5).missed)
+        XCTAssertTrue(fetch(cache, "p1", 6).missed, "a newer data version must miss")
+        XCTAssertFalse(fetch(cache, "p1", 5).missed, "a page read at a newer version serves an older request")
+        XCTAssertTrue(fetch(cache, "p2", 6).missed)
     }
 
     func testReplacingAnEntryKeepsTheByteCount() {
         let cache = PageCache(maxBytes: 100)
-        cache.store("a", entry(1, bytes: 60))
-        cache.store("a", entry(2, bytes: 60))
-        XCTAssertEqual(cache.page("a", version: 2)?.tail.count, 60, "a replaced entry must not count twice and evict itself")
+        _ = fetch(cache, "a", 1, bytes: 60)
+        _ = fetch(cache, "a", 2, bytes: 60)
+        XCTAssertFalse(fetch(cache, "a", 2).missed, "a replaced entry must not count twice and evict itself")
     }
 
     func testEvictsOldestFirstWhenOverTheBound() {
         let cache = PageCache(maxBytes: 100)
-        cache.store("a", entry(1, bytes: 40))
-        cache.store("b", entry(1, bytes: 40))
-        cache.store("c", entry(1, bytes: 40))
-        XCTAssertNil(cache.page("a", version: 1))
-        XCTAssertNotNil(cache.page("b", version: 1))
-        XCTAssertNotNil(cache.page("c", version: 1))
+        for key in ["a", "b", "c"] { _ = fetch(cache, key, 1, bytes: 40) }
+        XCTAssertFalse(fetch(cache, "c", 1).missed)
+        XCTAssertFalse(fetch(cache, "b", 1).missed)
+        XCTAssertTrue(fetch(cache, "a", 1).missed, "the oldest entry went first")
     }
 
     func testTotalsAreKeptPerFilterAndVersion() throws {
@@ -89,6 +99,8 @@ final class PageCacheTests: XCTestCase {
                 outcomes.withLock { $0.append("ok") }
             } catch let error as APIError {
                 outcomes.withLock { $0.append(error.code) }
+            } catch is PageCache.SharedFailure {
+                outcomes.withLock { $0.append("shared") }
             } catch {
                 outcomes.withLock { $0.append("boom") }
             }
@@ -99,5 +111,24 @@ final class PageCacheTests: XCTestCase {
         XCTAssertEqual(result.filter { $0 == "overloaded" }.count, 3, "waiters past their deadline get a 503: \(result)")
         // After a failure nothing is cached and nobody is left computing: the next request computes.
         XCTAssertEqual(try cache.page("slow", version: 1, waitSeconds: 1) { PageCache.Entry(version: 1, tail: [1]) }.tail, [1])
+    }
+
+    func testAWaiterGetsTheLeadersErrorAsSharedAndAnswersWithItsMapping() {
+        let cache = PageCache()
+        let outcomes = Mutex([String]())
+        concurrently(3) { _ in
+            do {
+                _ = try cache.page("down", version: 1, waitSeconds: 5) {
+                    Thread.sleep(forTimeInterval: 0.3)
+                    throw DatabaseError(.connection, detail: "server closed the connection")
+                }
+            } catch let shared as PageCache.SharedFailure {
+                outcomes.withLock { $0.append("shared:" + ReadSession.clientError(shared).code) }
+            } catch {
+                outcomes.withLock { $0.append("own:" + ReadSession.clientError(error).code) }
+            }
+        }
+        XCTAssertEqual(outcomes.withLock { $0 }.sorted(),
+                       ["own:database_unavailable", "shared:database_unavailable", "shared:database_unavailable"])
     }
 }
