@@ -233,9 +233,9 @@ public struct DataQuery: Sendable, Equatable {
 
 /// Where a `/data` total comes from, so its cost does not grow with the table: whole buckets of
 /// the filter's time range are summed from a rollup (`market_counts_hourly` per hour and source,
-/// or `market_counts_daily` per day, source, asset and ticker when the filter names an asset or a
-/// symbol), and only the partial buckets at a `since`/`until` edge are counted in
-/// `market_records` itself: at most one bucket each.
+/// or `market_counts_monthly` per calendar month, source, asset and ticker when the filter names an
+/// asset or a symbol), and only the partial buckets at a `since`/`until` edge are counted in
+/// `market_records` itself, through the filter's index: at most one bucket each.
 struct TotalPlan: Equatable {
     /// A time range; nil ends are open.
     struct Span: Equatable {
@@ -250,7 +250,6 @@ struct TotalPlan: Equatable {
     }
 
     static let hour: Int64 = 3_600_000_000
-    static let day: Int64 = 86_400_000_000
 
     /// The rollup table.
     let table: String
@@ -260,11 +259,15 @@ struct TotalPlan: Equatable {
     let edges: [Edge]
 
     init(since: Timestamp?, until: Timestamp?, fine: Bool) {
-        table = fine ? "market_counts_daily" : "market_counts_hourly"
-        let unit = fine ? TotalPlan.day : TotalPlan.hour
+        table = fine ? "market_counts_monthly" : "market_counts_hourly"
+        // The bucket an instant falls in: its start, and the next bucket's start.
         func floor(_ t: Timestamp) -> Timestamp {
-            let remainder = ((t.microseconds % unit) + unit) % unit
+            if fine { return t.monthStart }
+            let remainder = ((t.microseconds % TotalPlan.hour) + TotalPlan.hour) % TotalPlan.hour
             return Timestamp(microseconds: t.microseconds - remainder)
+        }
+        func next(_ start: Timestamp) -> Timestamp {
+            fine ? start.months(from: 1) : Timestamp(microseconds: start.microseconds + TotalPlan.hour)
         }
         if let since, let until, floor(since) == floor(until) {
             // Both ends in one bucket: count the range directly.
@@ -279,7 +282,7 @@ struct TotalPlan: Equatable {
             if start == since {
                 from = since
             } else {
-                from = Timestamp(microseconds: start.microseconds + unit)
+                from = next(start)
                 edges.append(Edge(from: since, to: from!))
             }
         }

@@ -20,7 +20,7 @@ struct KasparroETL: ParsableCommand {
         committed), 1 database or configuration unusable, 75 another ETL invocation is running.
         """,
         version: kasparroVersion,
-        subcommands: [Migrate.self, Run.self, Status.self])
+        subcommands: [Migrate.self, Run.self, Status.self, Raw.self, RetentionCommand.self])
 }
 
 struct Migrate: ParsableCommand {
@@ -79,7 +79,89 @@ struct Run: ParsableCommand {
                   + (outcome.error.map { " — error: \($0)" } ?? "")
                   + (outcome.status == .succeeded && counts.inserted + counts.updated == 0 ? " — nothing new" : ""))
         }
-        if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(Pipeline.exitPartial) }
+        var retentionFailed = false
+        if config.retention.isActive {
+            do {
+                try Retention(connection: pipeline.database, logger: logger, policy: config.retention).apply(now: Timestamp.now())
+            } catch {
+                logger.error("retention failed", metadata: ["error": "\(String(reflecting: error))"])
+                retentionFailed = true
+            }
+        }
+        if retentionFailed || outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(Pipeline.exitPartial) }
+    }
+}
+
+struct Raw: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the raw payload a record came from, byte for byte.",
+        discussion: """
+        For coinpaprika and coingecko, ID is the source's id (btc-bitcoin, bitcoin): prints the
+        record's JSON exactly as the API sent it. For csv, ID is FILE:LINE (coin_Bitcoin.csv:2,
+        the header being line 1): prints that line as read.
+        """)
+
+    @Argument(help: "coinpaprika, coingecko or csv.")
+    var source: Source
+
+    @Argument(help: "The record's id at its source, or FILE:LINE for csv.")
+    var id: String
+
+    @Option(help: "Which observation (RFC 3339); default the newest.")
+    var observedAt: String?
+
+    func run() throws {
+        let (logger, connection) = try openDatabase()
+        let lookup = RawLookup(connection: connection)
+        let bytes: [UInt8]
+        do {
+            switch source {
+            case .csv:
+                guard let colon = id.lastIndex(of: ":"), let line = Int64(id[id.index(after: colon)...]), line >= 1 else {
+                    throw ValidationError("for csv, ID is FILE:LINE (coin_Bitcoin.csv:2)")
+                }
+                bytes = try lookup.csvLine(stream: String(id[..<colon]), line: line)
+            default:
+                var at: Timestamp?
+                if let observedAt {
+                    guard let parsed = Timestamp.parseFilter(observedAt) else { throw ValidationError("--observed-at must be RFC 3339") }
+                    at = parsed
+                }
+                bytes = try lookup.apiRecord(source: source, id: id, observedAt: at)
+            }
+        } catch let error as RawLookup.NotFound {
+            FileHandle.standardError.write(Data("kasparro-etl: \(error)\n".utf8))
+            throw ExitCode(3)
+        } catch let error as DatabaseError {
+            logger.error("database error", metadata: ["error": "\(error.debugDescription)"])
+            throw ExitCode(Pipeline.exitFatal)
+        }
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+}
+
+struct RetentionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retention",
+        abstract: "Drop the partitions older than RETENTION_MARKET_MONTHS / RETENTION_RAW_MONTHS (also done after every run).")
+
+    @Flag(help: "Only list what would be dropped.")
+    var dryRun = false
+
+    func run() throws {
+        let (logger, connection) = try openDatabase()
+        let config = try loadConfig()
+        guard config.retention.isActive else {
+            print("retention: nothing to do (RETENTION_MARKET_MONTHS is not set: every record is kept)")
+            return
+        }
+        let dropped = try Retention(connection: connection, logger: logger, policy: config.retention)
+            .apply(now: Timestamp.now(), dryRun: dryRun)
+        for item in dropped where !standardOutputIsJournal() {
+            print("\(dryRun ? "would drop" : "dropped") \(item.table) partition \(item.partition) [\(item.from), \(item.to))"
+                  + (item.rows.map { " — \($0) records" } ?? ""))
+        }
+        if dropped.isEmpty && !standardOutputIsJournal() { print("retention: nothing older than the settings keep") }
     }
 }
 

@@ -33,6 +33,7 @@ struct APIIngest {
             context.rateLimitWaitSeconds = fetcher.rateLimitWaits
         }
         var elements: [(value: JSONValue, raw: ArraySlice<UInt8>)] = []
+        var pages: [RawPage] = []
         var hasher = FNV1a()
         let stream: String
         switch source {
@@ -45,6 +46,7 @@ struct APIIngest {
                 let rows = try parse(body, what: "markets page \(page)")
                 if rows.isEmpty { break }
                 hasher.add(body)
+                pages.append(RawPage(number: page, body: body, records: rows))
                 for row in rows {
                     // Rows move between pages while paging: keep the first sighting of each id.
                     if case .string(let id)? = row.value["id"] {
@@ -60,9 +62,10 @@ struct APIIngest {
             let body = try fetcher.get("/tickers?quotes=USD")
             elements = try parse(body, what: "tickers")
             hasher.add(body)
+            pages.append(RawPage(number: 1, body: body, records: elements))
         }
         let renames = try checkDrift(elements.map(\.value), context)
-        try store(elements, stream: stream, snapshot: hasher.hex, renames: renames, context)
+        try store(elements, pages: pages, stream: stream, snapshot: hasher.hex, renames: renames, context)
     }
 
     /// Compares the payload with the source's expected schema; records and logs every finding and
@@ -97,8 +100,8 @@ struct APIIngest {
         }
     }
 
-    private func store(_ elements: [(value: JSONValue, raw: ArraySlice<UInt8>)], stream: String, snapshot: String,
-                       renames: [(expected: String, actual: String)], _ context: RunContext) throws {
+    private func store(_ elements: [(value: JSONValue, raw: ArraySlice<UInt8>)], pages: [RawPage], stream: String,
+                       snapshot: String, renames: [(expected: String, actual: String)], _ context: RunContext) throws {
         let detail = "{\"snapshot\":\"\(snapshot)\",\"records\":\(elements.count)}"
         var start = 0
         if let saved = try context.checkpoint(stream: stream), saved.detail.contains(snapshot) {
@@ -111,40 +114,82 @@ struct APIIngest {
             context.logger.info("same snapshot as the checkpoint: resuming after its committed records",
                                 metadata: ["stream": "\(stream)", "position": "\(start)"])
         }
-        let table = source == .coingecko ? "raw_coingecko" : "raw_coinpaprika"
+        try context.partitions.ensureRawPages(now: Timestamp.now(), connection: context.connection)
+        var rawStored = false
         var position = start
         while position < elements.count {
             let end = min(position + batchSize, elements.count)
             var records: [MarketRecord] = []
             var quarantined: [QuarantinedRecord] = []
-            var rawIDs: [String] = []
-            var rawTexts: [String] = []
             for index in position..<end {
                 let element = elements[index]
-                let raw = String(decoding: element.raw, as: UTF8.self)
                 let id: String? = if case .string(let text)? = element.value["id"], !text.isEmpty { text } else { nil }
-                rawIDs.append(id ?? "#\(index)")
-                rawTexts.append(raw)
                 do {
                     let value = renames.isEmpty ? element.value : SchemaDrift.applying(renames, to: element.value)
                     records.append(try normalize(value, context.now))
                 } catch {
                     quarantined.append(QuarantinedRecord(stream: stream, locator: id.map { "id=\($0)" } ?? "index=\(index)",
-                                                         raw: raw, reason: error))
+                                                         raw: String(decoding: element.raw, as: UTF8.self), reason: error))
                 }
             }
             try context.writeBatch(records: records, quarantined: quarantined, fetched: end - position,
                                    checkpoint: Checkpoint(stream: stream, position: Int64(end), lineNo: Int64(end), detail: detail)) { db in
-                try db.query("""
-                    INSERT INTO \(table) (source_id, sha256, payload, run_id)
-                    SELECT u.id, sha256(convert_to(u.raw, 'UTF8')), u.raw::jsonb, $1
-                    FROM unnest($2::text[], $3::text[]) AS u(id, raw)
-                    ON CONFLICT (source_id, sha256) DO NOTHING
-                    """, [String(context.runID), sqlArrayLiteral(rawIDs), sqlArrayLiteral(rawTexts)])
+                // The pages as received, with the first batch: a page already stored (the same
+                // snapshot fetched again, or resumed after a crash) stores nothing new.
+                guard !rawStored else { return }
+                for page in pages { try page.store(source: source, runID: context.runID, db) }
             }
+            rawStored = true
             position = end
         }
     }
+}
+
+/// One fetched page, kept byte for byte, with where each of its records lies in it.
+struct RawPage {
+    let number: Int
+    let body: [UInt8]
+    let ids: [String]
+    let starts: [Int]
+    let lengths: [Int]
+
+    init(number: Int, body: [UInt8], records: [(value: JSONValue, raw: ArraySlice<UInt8>)]) {
+        self.number = number
+        self.body = body
+        var ids: [String] = [], starts: [Int] = [], lengths: [Int] = []
+        for (index, record) in records.enumerated() {
+            let id: String? = if case .string(let text)? = record.value["id"], !text.isEmpty { text } else { nil }
+            ids.append(id ?? "#\(index)")
+            starts.append(record.raw.startIndex - body.startIndex)
+            lengths.append(record.raw.count)
+        }
+        self.ids = ids
+        self.starts = starts
+        self.lengths = lengths
+    }
+
+    /// Inserts the page unless a page with the same bytes is stored for the source.
+    func store(source: Source, runID: Int64, _ db: Connection) throws {
+        try db.queryPrepared("""
+            INSERT INTO raw_api_pages (run_id, page, source, sha256, body, ids, starts, lengths)
+            SELECT $1, $2, $3, sha256(b), b, $5::text[], $6::int[], $7::int[]
+            FROM decode($4, 'hex') AS b
+            WHERE NOT EXISTS (SELECT 1 FROM raw_api_pages p WHERE p.source = $3 AND p.sha256 = sha256(b))
+            """, [String(runID), String(number), source.rawValue, hexString(body), sqlArrayLiteral(ids),
+                  "{" + starts.map(String.init).joined(separator: ",") + "}",
+                  "{" + lengths.map(String.init).joined(separator: ",") + "}"])
+    }
+}
+
+/// Lowercase hex of `bytes` (bytea travels as text: `decode($1, 'hex')`).
+func hexString(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8](repeating: 0, count: bytes.count * 2)
+    for (index, byte) in bytes.enumerated() {
+        out[2 * index] = digits[Int(byte >> 4)]
+        out[2 * index + 1] = digits[Int(byte & 0x0f)]
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 /// FNV-1a, 64-bit: identifies a fetched snapshot in its checkpoint (not a security hash).

@@ -68,13 +68,14 @@ struct CSVIngest {
             let lines = rawLines
             try context.writeBatch(records: records, quarantined: quarantined, fetched: lines.count,
                                    checkpoint: Checkpoint(stream: file, position: position, lineNo: lineNo, detail: headerDetail)) { db in
+                // The batch's lines as read, in one compressed row: a chunk already stored (a
+                // re-read after a crash or a rewritten file) is not stored again.
                 try db.queryPrepared("""
-                    INSERT INTO raw_csv (stream, line_no, line, sha256, run_id)
-                    SELECT $1, u.n, u.l, sha256(convert_to(u.l, 'UTF8')), $2
-                    FROM unnest($3::bigint[], $4::text[]) AS u(n, l)
-                    ON CONFLICT (stream, line_no) DO NOTHING
-                    """, [file, String(context.runID), sqlArrayLiteral(lines.map { String($0.0) }),
-                          sqlArrayLiteral(lines.map { $0.1 })])
+                    INSERT INTO raw_csv_chunks (stream, first_line, line_count, run_id, body)
+                    VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (stream, first_line) DO NOTHING
+                    """, [file, String(lines[0].0), String(lines.count), String(context.runID),
+                          lines.map(\.1).joined(separator: "\n")])
             }
             records.removeAll(keepingCapacity: true)
             quarantined.removeAll(keepingCapacity: true)

@@ -26,6 +26,8 @@ public struct ETLConfig: Sendable {
     public var driftRenameThreshold: Double
     /// Pages of 250 CoinGecko markets per run.
     public var coingeckoMaxPages: Int
+    /// What retention drops, whole partitions at a time.
+    public var retention: RetentionPolicy
 
     /// Reads the settings; throws naming the variable that is wrong and what it allows.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(SettingError) {
@@ -68,6 +70,9 @@ public struct ETLConfig: Sendable {
             retry: retry, connectTimeout: connectTimeout, timeout: timeout)
         coingeckoMaxPages = try settings.integer("COINGECKO_MAX_PAGES", default: 2, in: 1...100)
         driftRenameThreshold = try settings.number("SCHEMA_DRIFT_RENAME_THRESHOLD", default: SchemaDrift.defaultThreshold, in: 0...1)
+        retention = try RetentionPolicy(
+            marketMonths: settings.optionalInteger("RETENTION_MARKET_MONTHS", in: 0...1200).flatMap { $0 == 0 ? nil : $0 },
+            rawMonths: settings.optionalInteger("RETENTION_RAW_MONTHS", in: 0...1200).flatMap { $0 == 0 ? nil : $0 })
     }
 
     /// A key from `NAME` or from the file `NAME_FILE` (a systemd credential); never logged.

@@ -12,6 +12,8 @@ final class RunContext {
     let logger: Logger
     let now: Timestamp
     private let resolver: AssetResolver
+    /// Partitions created (or found) by this run.
+    let partitions = Partitions()
     private let failAfter: Int?
     private(set) var counts = RunCounts()
     /// A live progress line, when stderr is a terminal.
@@ -54,6 +56,7 @@ final class RunContext {
         }
         var batch = counts
         batch.fetched += fetched
+        try partitions.ensureMarket(records.map(\.observedAt), connection: connection)
         do {
             try connection.transaction {
                 try storeRaw(connection)
@@ -108,7 +111,9 @@ final class RunContext {
         for (index, record) in batch.enumerated() { lastIndex[record.sourceID + "\u{0}" + record.observedAt.description] = index }
         let records = lastIndex.count == batch.count ? batch : lastIndex.values.sorted().map { batch[$0] }
         let assetIDs = try resolver.assetIDs(for: records, connection: connection).map { String($0) }
-        let rows = try connection.queryPrepared("""
+        // The rollup triggers count what the statement inserted and updated (RETURNING cannot
+        // tell them apart on a partitioned table: it has no xmax).
+        try connection.queryPrepared("""
             INSERT INTO market_records AS m (source, source_id, observed_at, asset_id, symbol, name,
                                              price_usd, market_cap_usd, volume_24h_usd, rank, run_id)
             SELECT $1, u.source_id, u.observed_at, u.asset_id, u.symbol, u.name, u.price, u.cap, u.volume, u.rank, $2
@@ -122,7 +127,6 @@ final class RunContext {
             WHERE (m.price_usd, m.market_cap_usd, m.volume_24h_usd, m.rank, m.symbol, m.name)
                   IS DISTINCT FROM (EXCLUDED.price_usd, EXCLUDED.market_cap_usd, EXCLUDED.volume_24h_usd,
                                     EXCLUDED.rank, EXCLUDED.symbol, EXCLUDED.name)
-            RETURNING (xmax = 0) AS inserted
             """, [source.rawValue, String(runID),
                   sqlArrayLiteral(records.map(\.sourceID)),
                   sqlArrayLiteral(records.map { $0.observedAt.description }),
@@ -132,9 +136,12 @@ final class RunContext {
                   sqlArrayLiteral(records.map { $0.priceUSD?.text }),
                   sqlArrayLiteral(records.map { $0.marketCapUSD?.text }),
                   sqlArrayLiteral(records.map { $0.volume24hUSD?.text }),
-                  sqlArrayLiteral(records.map { $0.rank.map(String.init) })]).rows
-        let inserted = try rows.filter { row throws(DatabaseError) in try row.get("inserted", as: Bool.self) }.count
-        return (inserted, rows.count - inserted)
+                  sqlArrayLiteral(records.map { $0.rank.map(String.init) })])
+        let counted = try connection.queryPrepared("""
+            SELECT coalesce(nullif(current_setting('kasparro.inserted', true), ''), '0')::bigint AS inserted,
+                   coalesce(nullif(current_setting('kasparro.updated', true), ''), '0')::bigint AS updated
+            """).single()
+        return (Int(try counted.get("inserted", as: Int64.self)), Int(try counted.get("updated", as: Int64.self)))
     }
 
     private func storeQuarantine(_ items: [QuarantinedRecord]) throws -> Int {

@@ -98,6 +98,20 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         return value
     }
 
+    /// The start of this instant's calendar month in UTC.
+    public var monthStart: Timestamp { months(from: 0) }
+
+    /// The start of the UTC calendar month `offset` months after this instant's (negative: before).
+    public func months(from offset: Int) -> Timestamp {
+        var days = microseconds / 86_400_000_000
+        if microseconds % 86_400_000_000 < 0 { days -= 1 }
+        let (year, month, _) = Timestamp.civilFromDays(Int(days))
+        let index = year * 12 + (month - 1) + offset
+        let first = Timestamp.daysFromCivil(year: index >= 0 ? index / 12 : (index - 11) / 12,
+                                            month: ((index % 12) + 12) % 12 + 1, day: 1)
+        return Timestamp(microseconds: Int64(first) * 86_400_000_000)
+    }
+
     private static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
 
     private static func daysIn(month: Int, year: Int) -> Int {

@@ -230,6 +230,7 @@ public enum Migrations {
         INSERT INTO market_counts_daily (bucket, source, asset_id, symbol, n)
         SELECT date_trunc('day', observed_at, 'UTC'), source, asset_id, upper(symbol), count(*) FROM market_records GROUP BY 1, 2, 3, 4;
         """#),
+        Migration(version: 5, name: "a year on one machine: partitions, compact indexes, raw snapshots", sql: Migrations.yearLayout),
     ]
 }
 

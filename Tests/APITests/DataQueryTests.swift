@@ -82,17 +82,21 @@ final class TotalPlanTests: XCTestCase {
     }
 
     func testAlignedBoundsNeedNoEdges() {
-        let plan = TotalPlan(since: at("2024-07-01"), until: at("2024-07-06"), fine: true)
-        XCTAssertEqual(plan.table, "market_counts_daily")
-        XCTAssertEqual(plan.buckets, TotalPlan.Span(from: at("2024-07-01"), to: at("2024-07-06")))
+        let plan = TotalPlan(since: at("2024-07-01"), until: at("2024-09-01"), fine: true)
+        XCTAssertEqual(plan.table, "market_counts_monthly")
+        XCTAssertEqual(plan.buckets, TotalPlan.Span(from: at("2024-07-01"), to: at("2024-09-01")))
         XCTAssertEqual(plan.edges, [])
     }
 
     func testPartialBucketsAtBothEdges() {
-        let plan = TotalPlan(since: at("2024-07-01T10:30:00Z"), until: at("2024-07-03T05:00:00Z"), fine: true)
-        XCTAssertEqual(plan.buckets, TotalPlan.Span(from: at("2024-07-02"), to: at("2024-07-03")))
-        XCTAssertEqual(plan.edges, [TotalPlan.Edge(from: at("2024-07-01T10:30:00Z"), to: at("2024-07-02")),
-                                    TotalPlan.Edge(from: at("2024-07-03"), to: at("2024-07-03T05:00:00Z"))])
+        let plan = TotalPlan(since: at("2024-01-31T10:30:00Z"), until: at("2024-03-03T05:00:00Z"), fine: true)
+        XCTAssertEqual(plan.buckets, TotalPlan.Span(from: at("2024-02-01"), to: at("2024-03-01")))
+        XCTAssertEqual(plan.edges, [TotalPlan.Edge(from: at("2024-01-31T10:30:00Z"), to: at("2024-02-01")),
+                                    TotalPlan.Edge(from: at("2024-03-01"), to: at("2024-03-03T05:00:00Z"))])
+        // December rolls over into the next year.
+        let december = TotalPlan(since: at("2023-12-15"), until: nil, fine: true)
+        XCTAssertEqual(december.buckets, TotalPlan.Span(from: at("2024-01-01"), to: nil))
+        XCTAssertEqual(december.edges, [TotalPlan.Edge(from: at("2023-12-15"), to: at("2024-01-01"))])
         let hourly = TotalPlan(since: at("2024-07-01T10:30:00Z"), until: nil, fine: false)
         XCTAssertEqual(hourly.buckets, TotalPlan.Span(from: at("2024-07-01T11:00:00Z"), to: nil))
         XCTAssertEqual(hourly.edges, [TotalPlan.Edge(from: at("2024-07-01T10:30:00Z"), to: at("2024-07-01T11:00:00Z"))])
@@ -106,10 +110,15 @@ final class TotalPlanTests: XCTestCase {
         XCTAssertNil(adjacent.buckets)
         XCTAssertEqual(adjacent.edges.count, 2)
         XCTAssertEqual(TotalPlan(since: at("2024-07-01"), until: at("2024-07-01"), fine: true).edges, [])
+        let month = TotalPlan(since: at("2024-02-03"), until: at("2024-02-29T12:00:00Z"), fine: true)
+        XCTAssertNil(month.buckets)
+        XCTAssertEqual(month.edges, [TotalPlan.Edge(from: at("2024-02-03"), to: at("2024-02-29T12:00:00Z"))])
     }
 
     func testBeforeTheEpoch() {
         let plan = TotalPlan(since: at("1969-12-31T23:30:00Z"), until: nil, fine: false)
         XCTAssertEqual(plan.buckets?.from, at("1970-01-01"))
+        XCTAssertEqual(at("1969-12-31T23:30:00Z").monthStart, at("1969-12-01"))
+        XCTAssertEqual(at("1969-12-31T23:30:00Z").months(from: -12), at("1968-12-01"))
     }
 }

@@ -43,16 +43,19 @@ def test_first_run_then_unchanged_rerun(stack):
     counts = dict(stack.psql("SELECT source, count(*) FROM market_records GROUP BY source", stack.db_url(db)))
     # Page 2 repeats 102 of page 1's coins (rows move between pages): 250 + 148 distinct.
     assert counts == {"coinpaprika": "3795", "coingecko": "398"}
-    raw = stack.psql("SELECT (SELECT count(*) FROM raw_coinpaprika), (SELECT count(*) FROM raw_coingecko)", stack.db_url(db))
-    assert raw == [["3795", "398"]]
+    # Raw payloads are kept per page as received: 1 tickers page, 2 markets pages (every record of
+    # each, the 102 repeated ones included).
+    raw = stack.psql("SELECT (SELECT count(*) FROM raw_coinpaprika), (SELECT count(*) FROM raw_coingecko), "
+                     "(SELECT count(*) FROM raw_api_pages)", stack.db_url(db))
+    assert raw == [["3795", "500", "3"]]
     again = stack.etl("run", "--source", "coinpaprika", "--source", "coingecko", database=db)
     assert again.stdout.count("nothing new") == 2
     for source in ("coinpaprika", "coingecko"):
         row = stack.psql(f"SELECT inserted, updated FROM etl_runs WHERE source = '{source}' ORDER BY run_id DESC LIMIT 1",
                          stack.db_url(db))
         assert row == [["0", "0"]]
-    assert stack.psql("SELECT (SELECT count(*) FROM raw_coinpaprika), (SELECT count(*) FROM raw_coingecko)",
-                      stack.db_url(db)) == raw
+    assert stack.psql("SELECT (SELECT count(*) FROM raw_coinpaprika), (SELECT count(*) FROM raw_coingecko), "
+                      "(SELECT count(*) FROM raw_api_pages)", stack.db_url(db)) == raw
 
 
 def test_numbers_keep_their_digits_from_payload_to_api(stack):

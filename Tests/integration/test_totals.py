@@ -17,11 +17,11 @@ SELECT (SELECT count(*) FROM (
           SELECT bucket, source, n FROM market_counts_hourly WHERE n <> 0
           EXCEPT SELECT date_trunc('hour', observed_at, 'UTC'), source, count(*) FROM market_records GROUP BY 1, 2) y)
      + (SELECT count(*) FROM (
-          SELECT date_trunc('day', observed_at, 'UTC'), source, asset_id, upper(symbol), count(*) FROM market_records GROUP BY 1, 2, 3, 4
-          EXCEPT SELECT bucket, source, asset_id, symbol, n FROM market_counts_daily WHERE n <> 0) z)
+          SELECT date_trunc('month', observed_at, 'UTC'), source, asset_id, upper(symbol), count(*) FROM market_records GROUP BY 1, 2, 3, 4
+          EXCEPT SELECT bucket, source, asset_id, symbol, n FROM market_counts_monthly WHERE n <> 0) z)
      + (SELECT count(*) FROM (
-          SELECT bucket, source, asset_id, symbol, n FROM market_counts_daily WHERE n <> 0
-          EXCEPT SELECT date_trunc('day', observed_at, 'UTC'), source, asset_id, upper(symbol), count(*) FROM market_records GROUP BY 1, 2, 3, 4) w)
+          SELECT bucket, source, asset_id, symbol, n FROM market_counts_monthly WHERE n <> 0
+          EXCEPT SELECT date_trunc('month', observed_at, 'UTC'), source, asset_id, upper(symbol), count(*) FROM market_records GROUP BY 1, 2, 3, 4) w)
 """
 
 
