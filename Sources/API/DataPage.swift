@@ -25,7 +25,8 @@ enum DataPage {
             return try cache.page(key, version: current, waitSeconds: ReadSession.statementTimeoutSeconds) {
                 metrics.pageStatement()
                 let known = cache.total(query.filterKey)
-                let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0)
+                let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0,
+                                                rollup: session.fineRollup)
                 let page = try connection.withPreparedRows(statement.sql, statement.params) { rows in
                     try write(rows, size: query.pageSize)
                 }

@@ -147,7 +147,7 @@ public struct DataQuery: Sendable, Equatable {
     /// with pgbench, building the JSON inside PostgreSQL (`json_agg`) halved the statement's
     /// throughput, and PostgreSQL is the part the whole pool shares.
     /// The connection prepares each distinct SQL text once, so every combination keeps its plan.
-    func statement(knownVersion: Int64, knownTotal: Int64) -> (sql: String, params: [String?]) {
+    func statement(knownVersion: Int64, knownTotal: Int64, rollup: FineRollup = .monthly) -> (sql: String, params: [String?]) {
         var params: [String?] = []
         func bind(_ value: String) -> String {
             params.append(value)
@@ -171,7 +171,7 @@ public struct DataQuery: Sendable, Equatable {
             rollupFilters.append("c.asset_id = \(value)::bigint")
         }
         // The total: whole buckets from a rollup, partial buckets at the edges from the table.
-        let plan = TotalPlan(since: since, until: until, fine: symbol != nil || assetID != nil)
+        let plan = TotalPlan(since: since, until: until, fine: symbol != nil || assetID != nil, rollup: rollup)
         var totalParts: [String] = []
         if let buckets = plan.buckets {
             var conditions = rollupFilters
@@ -231,6 +231,14 @@ public struct DataQuery: Sendable, Equatable {
     }
 }
 
+/// The rollup of asset and symbol counts the database has: per month since migration 5, per day
+/// before it. A responder upgraded ahead of the migration keeps answering from the old one.
+public enum FineRollup: Sendable {
+    case daily, monthly
+
+    var table: String { self == .monthly ? "market_counts_monthly" : "market_counts_daily" }
+}
+
 /// Where a `/data` total comes from, so its cost does not grow with the table: whole buckets of
 /// the filter's time range are summed from a rollup (`market_counts_hourly` per hour and source,
 /// or `market_counts_monthly` per calendar month, source, asset and ticker when the filter names an
@@ -250,6 +258,7 @@ struct TotalPlan: Equatable {
     }
 
     static let hour: Int64 = 3_600_000_000
+    static let day: Int64 = 86_400_000_000
 
     /// The rollup table.
     let table: String
@@ -258,16 +267,18 @@ struct TotalPlan: Equatable {
     /// Partial buckets to count from the table.
     let edges: [Edge]
 
-    init(since: Timestamp?, until: Timestamp?, fine: Bool) {
-        table = fine ? "market_counts_monthly" : "market_counts_hourly"
+    init(since: Timestamp?, until: Timestamp?, fine: Bool, rollup: FineRollup = .monthly) {
+        table = fine ? rollup.table : "market_counts_hourly"
+        let months = fine && rollup == .monthly
+        let unit = fine ? TotalPlan.day : TotalPlan.hour
         // The bucket an instant falls in: its start, and the next bucket's start.
         func floor(_ t: Timestamp) -> Timestamp {
-            if fine { return t.monthStart }
-            let remainder = ((t.microseconds % TotalPlan.hour) + TotalPlan.hour) % TotalPlan.hour
+            if months { return t.monthStart }
+            let remainder = ((t.microseconds % unit) + unit) % unit
             return Timestamp(microseconds: t.microseconds - remainder)
         }
         func next(_ start: Timestamp) -> Timestamp {
-            fine ? start.months(from: 1) : Timestamp(microseconds: start.microseconds + TotalPlan.hour)
+            months ? start.months(from: 1) : Timestamp(microseconds: start.microseconds + unit)
         }
         if let since, let until, floor(since) == floor(until) {
             // Both ends in one bucket: count the range directly.

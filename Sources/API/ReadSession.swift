@@ -13,6 +13,8 @@ public final class ReadSession {
     private let logger: Logger
     private var connection: Connection?
     private let onDatabaseError: () -> Void
+    /// Which rollup of asset and symbol counts this connection's database has.
+    private(set) var fineRollup: FineRollup = .monthly
 
     /// Creates a session for `conninfo` (no connection is made yet).
     public init(conninfo: String, logger: Logger, onDatabaseError: @escaping () -> Void = {}) {
@@ -27,6 +29,10 @@ public final class ReadSession {
             do {
                 let live = try current()
                 return try body(live)
+            } catch let error as DatabaseError where error.sqlState == "42P01" && attempt == 0 {
+                // A table this responder reads is gone: the schema was migrated under it (the
+                // per-day rollup gives way to the per-month one). Look again, then retry once.
+                if let connection { fineRollup = (try? ReadSession.rollup(of: connection)) ?? .monthly }
             } catch let error as DatabaseError where error.isConnectionLoss {
                 onDatabaseError()
                 connection = nil
@@ -73,7 +79,15 @@ public final class ReadSession {
         let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api",
                                    statementTimeoutMS: Int(ReadSession.statementTimeoutSeconds * 1000),
                                    genericPlans: true, onNotice: logger.databaseNotices)
+        fineRollup = try ReadSession.rollup(of: fresh)
         connection = fresh
         return fresh
+    }
+
+    private static func rollup(of connection: Connection) throws(DatabaseError) -> FineRollup {
+        let monthly: Bool = try connection.query(
+            "SELECT to_regclass('market_counts_monthly') IS NOT NULL OR to_regclass('market_counts_daily') IS NULL AS monthly")
+            .single().get("monthly")
+        return monthly ? .monthly : .daily
     }
 }

@@ -26,10 +26,13 @@ struct KasparroETL: ParsableCommand {
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations, each in one transaction.")
 
+    @Option(help: "Stop after this version (default: the newest).")
+    var to: Int?
+
     func run() throws {
         let (logger, connection) = try openDatabase()
         let migrator = Migrator(connection: connection)
-        let applied = try migrator.migrate()
+        let applied = try migrator.migrate(Migrations.all.filter { $0.version <= (to ?? Int.max) })
         let version = try migrator.currentVersion()
         logger.info("migrations applied", metadata: ["applied": "\(applied)", "version": "\(version)"])
     }
