@@ -11,9 +11,18 @@ import Telemetry
 ///
 /// A last line without its newline may still be being written: it waits for the next run. A file that shrank or whose header
 /// changed is read again from the start (the upserts make that harmless).
+///
+/// Reading and parsing run on a thread of their own, at most two batches ahead of the writer,
+/// so on a multi-core machine the ETL parses the next batch while PostgreSQL writes this one.
+/// A batch takes lines from up to `width` files at once (a history is usually one file per
+/// coin, a row per day): rows of the same days share their rollup buckets, so a batch updates
+/// a bucket once for all its coins instead of once per coin. Each file's checkpoint commits in
+/// the transaction of the lines read from it.
 struct CSVIngest {
     let directory: String
     let batchSize: Int
+    /// Files read side by side.
+    var width = 16
 
     func run(_ context: RunContext) throws {
         var isDirectory: ObjCBool = false
@@ -25,81 +34,236 @@ struct CSVIngest {
         guard !files.isEmpty else {
             throw IngestError("no *.csv files in CSV_SOURCE_DIR \(directory.debugDescription)")
         }
-        for file in files {
-            try ingest(file: file, context)
+        var checkpoints: [String: Checkpoint] = [:]
+        for file in files { checkpoints[file] = try context.checkpoint(stream: file) }
+        let saved = checkpoints
+        context.rowsAreUsuallyNew = true
+        let reader = CSVReader(directory: directory, batchSize: batchSize, width: width, now: context.now, logger: context.logger)
+        let channel = BatchChannel<[CSVSegment]>(capacity: 2)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            do {
+                try reader.read(files: files, saved: saved, into: channel)
+                channel.finish(nil)
+            } catch {
+                channel.finish(error)
+            }
+            done.signal()
+        }
+        thread.name = "csv-reader"
+        thread.start()
+        defer {
+            channel.cancel()
+            done.wait()
+        }
+        while let segments = try channel.take() {
+            try context.writeBatch(records: segments.flatMap(\.records), quarantined: segments.flatMap(\.quarantined),
+                                   fetched: segments.reduce(0) { $0 + $1.lineCount },
+                                   checkpoints: segments.map(\.checkpoint)) { db in
+                // Each segment's lines as read, in one compressed row: a chunk already stored (a
+                // re-read after a crash or a rewritten file) is not stored again.
+                for segment in segments where segment.lineCount > 0 {
+                    try db.queryPrepared("""
+                        INSERT INTO raw_csv_chunks (stream, first_line, line_count, run_id, body)
+                        VALUES ($1, $2, $3, $4, $5)
+                        ON CONFLICT (stream, first_line) DO NOTHING
+                        """, [segment.checkpoint.stream, String(segment.firstLine), String(segment.lineCount),
+                              String(context.runID), segment.lines])
+                }
+            }
+        }
+    }
+}
+
+/// The lines a batch takes from one file.
+struct CSVSegment {
+    var records: [MarketRecord] = []
+    var quarantined: [QuarantinedRecord] = []
+    /// The lines as read, joined by newlines.
+    var lines = ""
+    var firstLine: Int64
+    var lineCount = 0
+    var checkpoint: Checkpoint
+}
+
+/// Reads and parses CSV files into batches (on the reader thread: it touches no database).
+struct CSVReader {
+    let directory: String
+    let batchSize: Int
+    let width: Int
+    let now: Timestamp
+    let logger: Logger
+
+    /// One open file.
+    private final class Stream {
+        let file: String
+        let handle: FileHandle
+        var reader: LineReader
+        let layout: CSVLayout
+        let detail: String
+        var position: Int64
+        var lineNo: Int64
+        let startPosition: Int64
+        var atEnd = false
+
+        init(file: String, handle: FileHandle, layout: CSVLayout, detail: String, position: Int64, lineNo: Int64) throws {
+            self.file = file
+            self.handle = handle
+            self.layout = layout
+            self.detail = detail
+            self.position = position
+            self.lineNo = lineNo
+            self.startPosition = position
+            try handle.seek(toOffset: UInt64(position))
+            self.reader = LineReader(handle: handle)
+        }
+
+        var checkpoint: Checkpoint { Checkpoint(stream: file, position: position, lineNo: lineNo, detail: detail) }
+    }
+
+    /// Reads every file from its checkpoint into batches; returns early when the writer stopped.
+    func read(files: [String], saved: [String: Checkpoint], into channel: BatchChannel<[CSVSegment]>) throws {
+        var pending = files[...]
+        var open: [Stream] = []
+        defer { for stream in open { try? stream.handle.close() } }
+        while true {
+            while open.count < width, let file = pending.popFirst() {
+                if let stream = try self.open(file, saved: saved[file]) { open.append(stream) }
+            }
+            guard !open.isEmpty else { return }
+            let quota = max(1, batchSize / open.count)
+            var segments: [CSVSegment] = []
+            for stream in open {
+                var segment = CSVSegment(firstLine: stream.lineNo + 1, checkpoint: stream.checkpoint)
+                try fill(&segment, from: stream, lines: quota)
+                segment.checkpoint = stream.checkpoint
+                if segment.lineCount > 0 { segments.append(segment) }
+            }
+            for stream in open where stream.atEnd {
+                try? stream.handle.close()
+                logger.info("csv stream read", metadata: [
+                    "stream": "\(stream.file)", "from_byte": "\(stream.startPosition)", "to_byte": "\(stream.position)",
+                    "lines": "\(stream.lineNo - 1)"])
+            }
+            open.removeAll { $0.atEnd }
+            if !segments.isEmpty { guard channel.put(segments) else { return } }
         }
     }
 
-    private func ingest(file: String, _ context: RunContext) throws {
+    /// Opens a file at its checkpoint (or its start); nil when it has no complete header yet.
+    private func open(_ file: String, saved: Checkpoint?) throws -> Stream? {
         let path = (directory as NSString).appendingPathComponent(file)
         guard let handle = FileHandle(forReadingAtPath: path) else { throw IngestError("cannot read \(path)") }
-        defer { try? handle.close() }
         let size = Int64(try handle.seekToEnd())
         try handle.seek(toOffset: 0)
         var headerReader = LineReader(handle: handle)
         guard let headerBytes = try headerReader.nextLine() else {
-            context.logger.warning("file has no complete header line yet", metadata: ["stream": "\(file)"])
-            return
+            logger.warning("file has no complete header line yet", metadata: ["stream": "\(file)"])
+            try? handle.close()
+            return nil
         }
         let headerLine = String(decoding: headerBytes, as: UTF8.self)
-        let layout = try CSVLayout(header: Substring(headerLine))
-        let headerDetail = "{\"header\":\(jsonString(String(headerLine.trimmingBlanks())))}"
-
+        let layout: CSVLayout
+        do {
+            layout = try CSVLayout(header: Substring(headerLine))
+        } catch {
+            try? handle.close()
+            throw error
+        }
+        let header = jsonString(String(headerLine.trimmingBlanks()))
         var position = Int64(headerBytes.count + 1)
         var lineNo: Int64 = 1
-        if let saved = try context.checkpoint(stream: file) {
-            if saved.position > size || !saved.detail.contains(jsonString(String(headerLine.trimmingBlanks()))) {
-                context.logger.warning("file shrank or its header changed; reading it again from the start",
-                                       metadata: ["stream": "\(file)", "checkpoint": "\(saved.position)", "size": "\(size)"])
+        if let saved {
+            if saved.position > size || !saved.detail.contains(header) {
+                logger.warning("file shrank or its header changed; reading it again from the start",
+                               metadata: ["stream": "\(file)", "checkpoint": "\(saved.position)", "size": "\(size)"])
             } else {
                 position = saved.position
                 lineNo = saved.lineNo
             }
         }
-        try handle.seek(toOffset: UInt64(position))
-        var reader = LineReader(handle: handle)
-        let startPosition = position
-        var records: [MarketRecord] = []
-        var quarantined: [QuarantinedRecord] = []
-        var rawLines: [(Int64, String)] = []
+        return try Stream(file: file, handle: handle, layout: layout, detail: "{\"header\":\(header)}",
+                          position: position, lineNo: lineNo)
+    }
 
-        func flush() throws {
-            guard !rawLines.isEmpty else { return }
-            let lines = rawLines
-            try context.writeBatch(records: records, quarantined: quarantined, fetched: lines.count,
-                                   checkpoint: Checkpoint(stream: file, position: position, lineNo: lineNo, detail: headerDetail)) { db in
-                // The batch's lines as read, in one compressed row: a chunk already stored (a
-                // re-read after a crash or a rewritten file) is not stored again.
-                try db.queryPrepared("""
-                    INSERT INTO raw_csv_chunks (stream, first_line, line_count, run_id, body)
-                    VALUES ($1, $2, $3, $4, $5)
-                    ON CONFLICT (stream, first_line) DO NOTHING
-                    """, [file, String(lines[0].0), String(lines.count), String(context.runID),
-                          lines.map(\.1).joined(separator: "\n")])
-            }
-            records.removeAll(keepingCapacity: true)
-            quarantined.removeAll(keepingCapacity: true)
-            rawLines.removeAll(keepingCapacity: true)
-        }
-
+    /// Reads up to `lines` non-blank lines of `stream` into `segment`.
+    private func fill(_ segment: inout CSVSegment, from stream: Stream, lines: Int) throws {
         // Complete lines only: a last line without its newline may still be being written.
-        while let bytes = try reader.nextLine() {
-            let text = String(decoding: bytes, as: UTF8.self).replacingNULs()
-            let line = Substring(text.hasSuffix("\r") ? String(text.dropLast()) : text)
-            position += Int64(bytes.count + 1)
+        while segment.lineCount < lines {
+            guard let bytes = try stream.reader.nextLine() else {
+                stream.atEnd = true
+                return
+            }
+            stream.position += Int64(bytes.count + 1)
+            let content = bytes.last == 0x0D ? bytes.dropLast() : bytes
+            let line = Substring(String(decoding: content, as: UTF8.self).replacingNULs())
             if line.trimmingBlanks().isEmpty { continue }
             do {
-                records.append(try layout.record(from: line, now: context.now))
+                segment.records.append(try stream.layout.record(from: line, now: now))
             } catch {
-                quarantined.append(QuarantinedRecord(stream: file, locator: "line \(lineNo + 1)", raw: String(line), reason: error))
+                segment.quarantined.append(QuarantinedRecord(stream: stream.file, locator: "line \(stream.lineNo + 1)",
+                                                             raw: String(line), reason: error))
             }
-            lineNo += 1
-            rawLines.append((lineNo, String(line)))
-            if rawLines.count >= batchSize { try flush() }
+            stream.lineNo += 1
+            if segment.lineCount > 0 { segment.lines.append("\n") }
+            segment.lines.append(contentsOf: line)
+            segment.lineCount += 1
         }
-        try flush()
-        context.logger.info("csv stream read", metadata: [
-            "stream": "\(file)", "from_byte": "\(startPosition)", "to_byte": "\(position)", "lines": "\(lineNo - 1)"])
+    }
+}
+
+/// A bounded hand-off from one producer thread to one consumer: `put` blocks while `capacity`
+/// items wait; `take` blocks until an item, the end, or the producer's error.
+final class BatchChannel<Item>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Item] = []
+    private var finished = false
+    private var failure: (any Error)?
+    private var cancelled = false
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// Hands over an item; false when the consumer has gone (the producer should stop).
+    func put(_ item: Item) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    /// The producer is done (`error` nil) or failed.
+    func finish(_ error: (any Error)?) {
+        condition.lock()
+        finished = true
+        failure = error
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next item in order; nil after the last; the producer's error once its items are taken.
+    func take() throws -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !finished { condition.wait() }
+        if !items.isEmpty {
+            let item = items.removeFirst()
+            condition.broadcast()
+            return item
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// The consumer stopped: wakes and stops the producer.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
     }
 }
 

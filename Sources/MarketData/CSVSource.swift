@@ -6,8 +6,24 @@ import Support
 /// The line must not contain its terminator; a trailing CR is dropped, so CRLF files work.
 public func splitCSVLine(_ line: Substring) throws(QuarantineReason) -> [Substring] {
     var line = line
-    if line.last == "\r" { line = line.dropLast() }
-    guard line.contains("\"") else { return line.split(separator: ",", omittingEmptySubsequences: false) }
+    if line.utf8.last == 0x0D { line = line.dropLast() }
+    if !line.utf8.contains(UInt8(ascii: "\"")) {
+        // The common case, split on UTF-8 code units: a comma byte is always a comma character.
+        let utf8 = line.utf8
+        var fields: [Substring] = []
+        fields.reserveCapacity(12)
+        var start = utf8.startIndex
+        var index = start
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: ",") {
+                fields.append(Substring(utf8[start..<index]))
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        fields.append(Substring(utf8[start..<utf8.endIndex]))
+        return fields
+    }
     var fields: [Substring] = []
     var current = ""
     var quoted = false

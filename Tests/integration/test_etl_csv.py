@@ -99,9 +99,14 @@ def test_fail_after_then_resume_equals_an_uninterrupted_run(stack):
     assert failed.returncode == 2, failed.stderr
     run = run_row(stack, db)
     assert run["status"] == "failed" and "injected failure after 2500" in run["error"]
-    # Whole batches commit with their checkpoint: BinanceCoin (1,442 rows) and one 1,000-row batch of Bitcoin.
-    assert run["fetched"] == 2442
-    assert stack.psql("SELECT count(*) FROM market_records", stack.db_url(db)) == [["2442"]]
+    # Whole batches commit with their checkpoints: a batch reads the 7 files side by side, 1000 // 7
+    # lines from each, so two batches (1,988 rows) commit and the third would pass 2,500.
+    files = len(list(stack.csv_dir.glob("*.csv")))
+    assert run["fetched"] == 2 * files * (1000 // files) == 1988
+    assert stack.psql("SELECT count(*) FROM market_records", stack.db_url(db)) == [["1988"]]
+    # Every file's checkpoint stands where its committed lines end.
+    assert stack.psql("SELECT count(*), min(line_no), max(line_no) FROM etl_checkpoints WHERE source = 'csv'",
+                      stack.db_url(db)) == [[str(files), str(1 + 2 * (1000 // files)), str(1 + 2 * (1000 // files))]]
     # The environment variable works the same way.
     stack.etl("run", database=db, check=False, env={"ETL_FAIL_AFTER_N_RECORDS": "100", "ETL_BATCH_SIZE": "50"})
     assert run_row(stack, db)["status"] == "failed"
