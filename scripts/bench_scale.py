@@ -69,6 +69,87 @@ def line(case: str, samples_ms: list, extra: str = "") -> None:
           f"p99 {percentile(samples_ms, 99):7.1f} ms   max {max(samples_ms):7.1f} ms {extra}", flush=True)
 
 
+def changed_snapshot(source: str, rng: random.Random, at: datetime.datetime) -> "list[bytes]":
+    """SYNTHETIC: the recorded payloads of `source` with every price, size and timestamp changed
+    (so neither the snapshot nor any record matches an earlier one), compact JSON as the APIs send."""
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def vary(value):
+        """Another value with as many significant digits as the recorded one (integers stay integers)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value:
+            return value
+        changed = value * rng.uniform(0.97, 1.03)
+        if isinstance(value, int):
+            return int(round(changed))
+        digits = len(re.sub(r"e.*$", "", repr(abs(value))).replace(".", "").lstrip("0")) or 1
+        return float(f"{changed:.{digits}g}")
+
+    if source == "coinpaprika":
+        rows = json.loads((SAMPLES / "coinpaprika" / "tickers_quotes-USD_2021-08-12.json").read_text())
+        for row in rows:
+            row["last_updated"] = stamp
+            for quote in row.get("quotes", {}).values():
+                for field in list(quote):
+                    quote[field] = stamp if field.endswith("_date") and quote[field] else vary(quote[field])
+        return [json.dumps(rows, separators=(",", ":")).encode()]
+    pages = []
+    for name in ("markets_page1_per250_2025-02-09.json", "markets_page1_per250_2022-02-23.json"):
+        rows = json.loads((SAMPLES / "coingecko" / name).read_text())
+        for row in rows:
+            row["last_updated"] = stamp.replace("Z", ".000Z")
+            for field in ("current_price", "market_cap", "total_volume", "high_24h", "low_24h", "price_change_24h",
+                          "market_cap_change_24h", "fully_diluted_valuation"):
+                row[field] = vary(row.get(field))
+        pages.append(json.dumps(rows, separators=(",", ":")).encode())
+    return pages
+
+
+def api_snapshots(env: dict, settings: dict, psql, sh) -> None:
+    """Steady-state API snapshots (SYNTHETIC prices from the real payloads) into the loaded database
+    and into an empty one of their own: commit time, and raw payload bytes per record."""
+    sh("fixture-start")
+    fixture = f"http://127.0.0.1:{(Path(env['RUN_DIR']) / 'fixture.port').read_text().strip()}"
+    sh("createdb", "bench_empty")
+    empty_url = settings["ETL_DATABASE_URL"].rsplit("/", 1)[0] + "/bench_empty"
+    etl_env = {**env, "PGPASSFILE": settings["PGPASSFILE"], "ETL_TRIGGER": "bench",
+               "COINPAPRIKA_BASE_URL": fixture + "/paprika/v1", "COINGECKO_BASE_URL": fixture + "/gecko/api/v3",
+               "COINGECKO_REQUESTS_PER_MINUTE": "6000", "LOG_LEVEL": "warning"}
+    binary = str(ROOT / ".build" / "release" / "kasparro-etl")
+    subprocess.run([binary, "migrate"], env={**etl_env, "DATABASE_URL": empty_url}, check=True, capture_output=True)
+    raw_size = lambda url: int(subprocess.run(
+        ["psql", "-X", "-At", url, "-c", "SELECT coalesce(sum(pg_total_relation_size(partition::regclass)), 0) "
+                                         "FROM kasparro_partitions('raw_api_pages')"],
+        env=etl_env, check=True, capture_output=True, text=True).stdout)
+    rng = random.Random(11)
+    base = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - datetime.timedelta(days=5)
+    for source, records in (("coinpaprika", 3795), ("coingecko", 500)):
+        timings = {"loaded": [], "empty": []}
+        grown = 0
+        for k in range(4):
+            for target, url in (("loaded", settings["ETL_DATABASE_URL"]), ("empty", empty_url)):
+                pages = changed_snapshot(source, rng, base + datetime.timedelta(minutes=15 * (k + 1)))
+                steps = [{"status": 200, "body": page.decode()} for page in pages]
+                requests.post(fixture + "/__reset", timeout=10)
+                requests.post(fixture + "/__script", json=steps, timeout=60)
+                before = raw_size(url)
+                started = time.monotonic()
+                out = subprocess.run([binary, "run", "--source", source], env={**etl_env, "DATABASE_URL": url},
+                                     check=True, capture_output=True, text=True).stdout
+                seconds = time.monotonic() - started
+                assert f"inserted {records}" in out or source == "coingecko", out
+                if k > 0:  # the first snapshot of a source also creates its assets
+                    timings[target].append(seconds)
+                if target == "loaded":
+                    grown += raw_size(url) - before
+        loaded, empty = statistics.median(timings["loaded"]), statistics.median(timings["empty"])
+        print(f"{source + ' snapshot (' + str(records) + ' records, SYNTHETIC prices) commit':<58} "
+              f"loaded db {loaded:.2f} s, empty db {empty:.2f} s = {loaded / empty:.2f}x; raw payload "
+              f"{grown / (4 * records):.0f} bytes/record", flush=True)
+
+
+SAMPLES = ROOT.parent / "shared" / "samples"
+
+
 def main() -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="kasparro-bench-scale-"))
     os.chmod(run_dir, 0o755)
@@ -92,7 +173,7 @@ def main() -> int:
                                           capture_output=True, text=True, env={**env, "PGPASSFILE": settings["PGPASSFILE"]}).stdout.strip()
         size_before = int(psql("SELECT pg_database_size(current_database())"))
         started = time.monotonic()
-        subprocess.run([str(STACK), "etl", "--source", "csv"], env={**env, "ETL_BATCH_SIZE": os.environ.get("ETL_BATCH_SIZE", "5000")},
+        subprocess.run([str(STACK), "etl", "--source", "csv"], env={**env, "ETL_BATCH_SIZE": os.environ.get("ETL_BATCH_SIZE", "10000")},
                        check=True, capture_output=True, text=True)
         seconds = time.monotonic() - started
         loaded = int(psql("SELECT count(*) FROM market_records"))
@@ -186,6 +267,7 @@ def main() -> int:
         result = wrk(8, during=etl_commit)
         print(f"{'32 connections (wrk) on /data across an ETL commit':<58} {result}   (the ETL run took {commit['seconds']:.2f} s)",
               flush=True)
+        api_snapshots(env, settings, psql, sh)
     finally:
         if os.environ.get("KEEP"):
             print(f"stack kept: RUN_DIR={run_dir} scripts/stack.sh down")
