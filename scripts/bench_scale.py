@@ -37,7 +37,8 @@ def free_port() -> int:
 
 
 def write_history(directory: Path, rows: int, days: int) -> int:
-    """One file per synthetic coin, a row per day, the sample files' columns and number widths."""
+    """One file per synthetic coin, a row per day, the sample files' columns and value widths: names
+    of 11 characters ("Synth 00042", the samples' run from 3 to 12) and 6-letter tickers (3 to 4)."""
     rng = random.Random(42)
     coins = max(1, rows // days)
     start = datetime.date(2013, 1, 1)
@@ -51,7 +52,7 @@ def write_history(directory: Path, rows: int, days: int) -> int:
             price *= 1 + rng.gauss(0, 0.04)
             high, low = price * (1 + rng.random() * 0.05), price * (1 - rng.random() * 0.05)
             day = start + datetime.timedelta(days=i)
-            lines.append(f"{i + 1},Synthetic Coin {coin:05d},SYN{coin:05d},{day:%d-%m-%Y} 23:59,{high:.10g},{low:.10g},"
+            lines.append(f"{i + 1},Synth {coin:05d},S{coin:05d},{day:%d-%m-%Y} 23:59,{high:.10g},{low:.10g},"
                          f"{price * (1 + rng.gauss(0, 0.01)):.10g},{price:.10g},{price * supply * rng.uniform(0.01, 0.2):.10g},"
                          f"{price * supply:.10g}")
         (directory / f"coin_Synthetic{coin:05d}.csv").write_text("\r\n".join(lines) + "\r\n")
@@ -125,7 +126,9 @@ def api_snapshots(env: dict, settings: dict, psql, sh) -> None:
     for source, records in (("coinpaprika", 3795), ("coingecko", 500)):
         timings = {"loaded": [], "empty": []}
         grown = 0
-        for k in range(4):
+        db_before = int(psql("SELECT pg_database_size(current_database())"))
+        stored = int(psql(f"SELECT count(*) FROM market_records WHERE source = '{source}'"))
+        for k in range(8):
             for target, url in (("loaded", settings["ETL_DATABASE_URL"]), ("empty", empty_url)):
                 pages = changed_snapshot(source, rng, base + datetime.timedelta(minutes=15 * (k + 1)))
                 steps = [{"status": 200, "body": page.decode()} for page in pages]
@@ -142,12 +145,56 @@ def api_snapshots(env: dict, settings: dict, psql, sh) -> None:
                 if target == "loaded":
                     grown += raw_size(url) - before
         loaded, empty = statistics.median(timings["loaded"]), statistics.median(timings["empty"])
+        psql("VACUUM ANALYZE")
+        rows = int(psql(f"SELECT count(*) FROM market_records WHERE source = '{source}'")) - stored
+        growth = int(psql("SELECT pg_database_size(current_database())")) - db_before
         print(f"{source + ' snapshot (' + str(records) + ' records, SYNTHETIC prices) commit':<58} "
               f"loaded db {loaded:.2f} s, empty db {empty:.2f} s = {loaded / empty:.2f}x; raw payload "
-              f"{grown / (4 * records):.0f} bytes/record", flush=True)
+              f"{grown / (8 * records):.0f} bytes/record; database growth {growth / rows:.0f} bytes/market row "
+              f"(rows, indexes, rollups, raw)", flush=True)
 
 
 SAMPLES = ROOT.parent / "shared" / "samples"
+MIGRATE_ROWS = int(os.environ.get("MIGRATE_ROWS", "1000000"))
+
+
+def migrate_in_place(env: dict, settings: dict, sh) -> None:
+    """Migration 5 on a database of its own filled by the previous schema (version 4) with
+    MIGRATE_ROWS SYNTHETIC records: how long it takes and how much disk and WAL it needs."""
+    sh("createdb", "bench_v4")
+    url = settings["ETL_DATABASE_URL"].rsplit("/", 1)[0] + "/bench_v4"
+    etl_env = {**env, "PGPASSFILE": settings["PGPASSFILE"], "DATABASE_URL": url, "LOG_LEVEL": "warning"}
+    binary = str(ROOT / ".build" / "release" / "kasparro-etl")
+    run_sql = lambda sql: subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", sql], env=etl_env,
+                                         check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run([binary, "migrate", "--to", "4"], env=etl_env, check=True, capture_output=True)
+    coins = 1000
+    days = max(1, MIGRATE_ROWS // coins)
+    run_sql(f"""
+        INSERT INTO etl_runs (invocation_id, source, trigger, status) VALUES (gen_random_uuid(), 'csv', 'bench', 'succeeded');
+        INSERT INTO assets (symbol, name) SELECT 'SYN' || i, 'Synthetic Coin ' || i FROM generate_series(1, {coins}) i;
+        INSERT INTO asset_sources (source, source_id, asset_id, symbol, name, match_method, match_confidence)
+        SELECT 'csv', 'synthetic-coin-' || asset_id, asset_id, symbol, name, 'new', 1 FROM assets;
+        INSERT INTO market_records (source, source_id, observed_at, asset_id, symbol, name, price_usd, market_cap_usd,
+                                    volume_24h_usd, run_id)
+        SELECT 'csv', 'synthetic-coin-' || c, timestamptz '2013-01-01 23:59+00' + d * interval '1 day', c, 'SYN' || c,
+               'Synthetic Coin ' || c, round((random() * 1000)::numeric, 10), round((random() * 1e10)::numeric, 2),
+               round((random() * 1e8)::numeric, 2), 1
+        FROM generate_series(1, {coins}) c, generate_series(0, {days - 1}) d""")
+    run_sql("VACUUM ANALYZE")
+    rows = int(run_sql("SELECT count(*) FROM market_records"))
+    size = int(run_sql("SELECT pg_database_size(current_database())"))
+    lsn = run_sql("SELECT pg_current_wal_lsn()")
+    started = time.monotonic()
+    subprocess.run([binary, "migrate"], env=etl_env, check=True, capture_output=True)
+    seconds = time.monotonic() - started
+    wal = int(float(run_sql(f"SELECT pg_current_wal_lsn() - '{lsn}'::pg_lsn")))
+    after = int(run_sql("SELECT pg_database_size(current_database())"))
+    million = rows / 1e6
+    print(f"{'migration 5 in place (a version-4 database, SYNTHETIC rows)':<58} {rows:,} rows in {seconds:.1f} s "
+          f"= {seconds / million:.1f} s per million; database {size / 1e6 / million:.0f} -> {after / 1e6 / million:.0f} MB "
+          f"per million rows, WAL {wal / 1e6 / million:.0f} MB per million (the old table stays until the commit: "
+          f"peak ≈ before + after)", flush=True)
 
 
 def main() -> int:
@@ -197,7 +244,7 @@ def main() -> int:
             return ms, r.json()
 
         rng = random.Random(7)
-        symbols = [f"syn{c:05d}" for c in range(max(1, ROWS // DAYS))]
+        symbols = [f"s{c:05d}" for c in range(max(1, ROWS // DAYS))]
         assets = [int(a) for a in psql("SELECT DISTINCT asset_id FROM market_records").split()]
         lo, hi = datetime.datetime(2013, 1, 1), datetime.datetime(2013, 1, 1) + datetime.timedelta(days=DAYS)
 
@@ -256,7 +303,7 @@ def main() -> int:
         newest = datetime.date(2013, 1, 1) + datetime.timedelta(days=DAYS)
         with open(csv_dir / "coin_Synthetic00000.csv", "a") as f:
             for i in range(200):
-                f.write(f"{DAYS + i + 1},Synthetic Coin 00000,SYN00000,{newest + datetime.timedelta(days=i):%d-%m-%Y} 23:59,1,1,1,1,1,1\r\n")
+                f.write(f"{DAYS + i + 1},Synth 00000,S00000,{newest + datetime.timedelta(days=i):%d-%m-%Y} 23:59,1,1,1,1,1,1\r\n")
         commit = {}
 
         def etl_commit():
@@ -268,6 +315,7 @@ def main() -> int:
         print(f"{'32 connections (wrk) on /data across an ETL commit':<58} {result}   (the ETL run took {commit['seconds']:.2f} s)",
               flush=True)
         api_snapshots(env, settings, psql, sh)
+        migrate_in_place(env, settings, sh)
     finally:
         if os.environ.get("KEEP"):
             print(f"stack kept: RUN_DIR={run_dir} scripts/stack.sh down")
