@@ -156,7 +156,8 @@ struct CSVReader {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw IngestError("cannot read \(path)") }
         let size = Int64(try handle.seekToEnd())
         try handle.seek(toOffset: 0)
-        var headerReader = LineReader(handle: handle)
+        // A small read: opening every file of a large history must not read a MiB of each.
+        var headerReader = LineReader(handle: handle, chunkSize: 4096)
         guard let headerBytes = try headerReader.nextLine() else {
             logger.warning("file has no complete header line yet", metadata: ["stream": "\(file)"])
             try? handle.close()
@@ -275,7 +276,13 @@ struct LineReader {
     private var start = 0
     private var atEnd = false
 
-    init(handle: FileHandle) { self.handle = handle }
+    private let chunkSize: Int
+
+    /// Reads `chunkSize` bytes at a time (a header needs far less than a data stream).
+    init(handle: FileHandle, chunkSize: Int = 1 << 20) {
+        self.handle = handle
+        self.chunkSize = chunkSize
+    }
 
     /// The next complete line without its `\n` (a `\r` before it is kept), or nil.
     mutating func nextLine() throws -> ArraySlice<UInt8>? {
@@ -290,7 +297,7 @@ struct LineReader {
                 buffer.removeFirst(start)
                 start = 0
             }
-            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            let chunk = try handle.read(upToCount: chunkSize) ?? Data()
             if chunk.isEmpty { atEnd = true } else { buffer.append(contentsOf: chunk) }
         }
     }

@@ -16,7 +16,10 @@ public final class Connection {
 
     /// Connects with a libpq conninfo string or URI (`DATABASE_URL`).
     ///
-    /// `connect_timeout` defaults to 3 seconds and the session time zone is UTC.
+    /// `connect_timeout` defaults to 3 seconds and the session time zone is UTC. JIT is off: these
+    /// are short statements, and once the tables are large their estimated cost passes
+    /// `jit_above_cost`, so every execution of a generic plan compiled code first (measured at
+    /// 30,000,000 rows: 127 ms of JIT in a 164 ms page query).
     ///
     /// `generic plans` makes prepared statements keep one plan (`plan_cache_mode`): the API's
     /// statements are shaped so one plan fits every value, and re-planning each execution was
@@ -32,7 +35,7 @@ public final class Connection {
         self.genericPlans = genericPlans
         self.notices = NoticeSink(onNotice)
         let keys = ["connect_timeout", "application_name", "dbname", "options"]
-        let values = ["3", applicationName, conninfo, "-c TimeZone=UTC -c statement_timeout=\(statementTimeoutMS)"
+        let values = ["3", applicationName, conninfo, "-c TimeZone=UTC -c jit=off -c statement_timeout=\(statementTimeoutMS)"
                       + (genericPlans ? " -c plan_cache_mode=force_generic_plan" : "")]
         handle = withCStringArray(keys) { k in withCStringArray(values) { v in PQconnectdbParams(k, v, 1) } }
         guard let handle, PQstatus(handle) == CONNECTION_OK else {
