@@ -34,9 +34,7 @@ struct CSVIngest {
         guard !files.isEmpty else {
             throw IngestError("no *.csv files in CSV_SOURCE_DIR \(directory.debugDescription)")
         }
-        var checkpoints: [String: Checkpoint] = [:]
-        for file in files { checkpoints[file] = try context.checkpoint(stream: file) }
-        let saved = checkpoints
+        let saved = try context.checkpoints()
         context.rowsAreUsuallyNew = true
         let reader = CSVReader(directory: directory, batchSize: batchSize, width: width, now: context.now, logger: context.logger)
         let channel = BatchChannel<[CSVSegment]>(capacity: 2)

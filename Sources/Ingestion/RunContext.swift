@@ -36,6 +36,20 @@ final class RunContext {
         self.resolver = try AssetResolver(connection: connection)
     }
 
+    /// Every stored checkpoint of this source, by stream, in one query (a CSV directory may hold
+    /// thousands of files, and the timer runs every 15 minutes).
+    func checkpoints() throws -> [String: Checkpoint] {
+        var found: [String: Checkpoint] = [:]
+        for row in try connection.query(
+            "SELECT stream, position, line_no, detail::text AS detail FROM etl_checkpoints WHERE source = $1",
+            [source.rawValue]).rows {
+            let stream: String = try row.get("stream")
+            found[stream] = Checkpoint(stream: stream, position: try row.get("position"), lineNo: try row.get("line_no"),
+                                       detail: try row.get("detail"))
+        }
+        return found
+    }
+
     /// The stored checkpoint of a stream, if any.
     func checkpoint(stream: String) throws -> Checkpoint? {
         let row = try connection.query(
