@@ -90,6 +90,14 @@ class Stack:
             headers["x-api-key"] = key
         return self.http.get(self.https + path, headers=headers, timeout=10, verify=self.cert, **kwargs)
 
+    def status(self, path: str, key: "str | None" = "bench") -> "int | None":
+        """The status of one GET, or None when nginx closed the kept connection under it (a reload ends
+        idle keep-alive connections; a client's retry of an idempotent GET is the answer, as browsers do)."""
+        try:
+            return self.get(path, key=key).status_code
+        except requests.ConnectionError:
+            return None
+
     def db_url(self, name: str, role: str = "kasparro_etl") -> str:
         return f"postgresql://{role}@127.0.0.1:{self.env['PG_PORT']}/{name}"
 
