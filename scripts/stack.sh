@@ -23,7 +23,7 @@ HTTP_PORT=${HTTP_PORT:-8080}
 BENCH_STATIC_PORT=${BENCH_STATIC_PORT:-$(free_port)}
 RESPONDERS=${RESPONDERS:-2}
 RESPONDER_THREADS=${RESPONDER_THREADS:-32}
-UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-8}
+UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-16}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 RATE_STANDARD=${RATE_STANDARD:-20r/s}
 BURST_STANDARD=${BURST_STANDARD:-40}
@@ -304,6 +304,27 @@ cmd_nginx_stop() {
     fi
 }
 
+# `make bench`'s ceiling: the stack's own site (same template, settings, keys and certificate) on
+# PORT under DIR/nginx, in front of whatever listens on DIR/sock/api-N.sock.
+use_bench_site() {
+    local dir=$1
+    mkdir -p "$dir/nginx" "$dir/sock" "$dir/log"
+    NGINX_DIR_STACK=$NGINX_DIR
+    NGINX_DIR=$dir/nginx SOCK_DIR=$dir/sock LOG_DIR=$dir/log
+}
+
+cmd_bench_site_start() {
+    use_bench_site "$1"
+    HTTPS_PORT=$2 HTTP_PORT=$(free_port) BENCH_STATIC_PORT=$(free_port)
+    cp "$NGINX_DIR_STACK/tls.crt" "$NGINX_DIR_STACK/tls.key" "$NGINX_DIR_STACK/api-keys.map" "$NGINX_DIR/"
+    cmd_nginx_start
+}
+
+cmd_bench_site_stop() {
+    use_bench_site "$1"
+    cmd_nginx_stop
+}
+
 cmd_up() {
     printf 'PG_PORT=%s\nHTTPS_PORT=%s\nHTTP_PORT=%s\nBENCH_STATIC_PORT=%s\nFIXTURE_PORT=%s\n' \
         "$PG_PORT" "$HTTPS_PORT" "$HTTP_PORT" "$BENCH_STATIC_PORT" "$FIXTURE_PORT" >"$STACK_ENV"
@@ -350,11 +371,13 @@ API_DATABASE_URL=$API_URL
 BIN_DIR=$BIN_DIR
 SOCK_DIR=$SOCK_DIR
 CSV_SOURCE_DIR=$CSV_SOURCE_DIR
+RESPONDERS=$RESPONDERS
+RESPONDER_THREADS=$RESPONDER_THREADS
 ENV
 }
 
 usage() {
-    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|env|info" >&2
+    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|psql-admin ARGS|bench-site-start DIR PORT|bench-site-stop DIR|env|info" >&2
     exit 2
 }
 
@@ -380,6 +403,9 @@ case $command in
     tls) cmd_tls ;;
     keys) cmd_keys ;;
     keys-admin) cmd_keys_admin "$@" ;;
+    psql-admin) psql_admin -d "$DB_NAME" "$@" ;;
+    bench-site-start) cmd_bench_site_start "$1" "$2" ;;
+    bench-site-stop) cmd_bench_site_stop "$1" ;;
     env) cmd_env ;;
     info) cmd_info ;;
     *) usage ;;

@@ -14,25 +14,40 @@ enum DataPage {
 
     static let versionSQL = "SELECT version FROM data_version"
 
-    static func render(_ query: DataQuery, session: ReadSession, cache: PageCache, metrics: SharedMetrics,
-                       requestID: String, elapsed: () -> Double) throws(APIError) -> [UInt8] {
+    static func render(_ query: DataQuery, session: ReadSession, cache: PageCache, watcher: VersionWatcher?,
+                       metrics: SharedMetrics, requestID: String, elapsed: () -> Double) throws(APIError) -> [UInt8] {
         let key = query.cacheKey
-        let tail: [UInt8] = try session.run { connection in
-            let current = try connection.withPreparedRows(versionSQL, []) { rows in
-                rows.count == 1 && rows.columnCount == 1 ? rows.string(0, 0).flatMap(Int64.init) ?? -1 : -1
-            }
-            // One thread per responder runs a missed page's statement; the others wait for it.
-            return try cache.page(key, version: current, waitSeconds: ReadSession.statementTimeoutSeconds) {
-                metrics.pageStatement()
-                let known = cache.total(query.filterKey)
-                let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0,
-                                                rollup: session.fineRollup)
-                let page = try connection.withPreparedRows(statement.sql, statement.params) { rows in
-                    try write(rows, size: query.pageSize)
+        // The version the page must be at least: the listener's when it is trusted (no database
+        // round trip for a cached page), else asked of the database as part of this request.
+        let current: Int64
+        if let known = watcher?.trustedVersion() {
+            current = known
+        } else {
+            metrics.versionCheck()
+            current = try session.run { connection in
+                try connection.withPreparedRows(versionSQL, []) { rows in
+                    rows.count == 1 && rows.columnCount == 1 ? rows.string(0, 0).flatMap(Int64.init) ?? -1 : -1
                 }
-                cache.storeTotal(query.filterKey, version: page.version, total: page.total)
-                return PageCache.Entry(version: page.version, tail: renderTail(query, page))
+            }
+        }
+        let tail: [UInt8]
+        do {
+            // One thread per responder runs a missed page's statement; the others wait for it.
+            tail = try cache.page(key, version: current, waitSeconds: ReadSession.statementTimeoutSeconds) {
+                try session.run { connection in
+                    metrics.pageStatement()
+                    let known = cache.total(query.filterKey)
+                    let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0,
+                                                    rollup: session.fineRollup)
+                    let page = try connection.withPreparedRows(statement.sql, statement.params) { rows in
+                        try write(rows, size: query.pageSize)
+                    }
+                    cache.storeTotal(query.filterKey, version: page.version, total: page.total)
+                    return PageCache.Entry(version: page.version, tail: renderTail(query, page))
+                }
             }.tail
+        } catch {
+            throw ReadSession.clientError(error)
         }
         var out = envelope(requestID: requestID, latencyMS: elapsed(), capacity: tail.count + 128)
         out.raw(tail)

@@ -11,7 +11,7 @@ struct Health {
         case healthy, degraded, unhealthy
     }
 
-    struct Result {
+    struct Result: Sendable {
         let status: Status
         let databaseLatencyMS: Double
         /// Why the database could not be read (generic, safe for clients).

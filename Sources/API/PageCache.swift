@@ -116,6 +116,16 @@ public final class PageCache: Sendable {
         }
     }
 
+    /// Drops every page and total (the data version went backwards: the database was restored).
+    public func removeAll() {
+        state.withLock { state in
+            state.entries.removeAll()
+            state.order.removeAll()
+            state.bytes = 0
+            state.totals.removeAll()
+        }
+    }
+
     func total(_ filterKey: String) -> (version: Int64, total: Int64)? {
         state.withLock { $0.totals[filterKey] }
     }

@@ -73,7 +73,12 @@ struct KasparroAPI: ParsableCommand {
             logger.warning("no --metrics-file: /metrics reports this process only")
             metrics = .inMemory()
         }
-        let router = Router(settings: .init(staleAfterSeconds: staleAfterSeconds), logger: logger, metrics: metrics)
+        let cache = PageCache()
+        let watcher = VersionWatcher(conninfo: conninfo, logger: logger, onRegression: { cache.removeAll() },
+                                     onConnect: { metrics.listenerConnected() })
+        watcher.start()
+        let router = Router(settings: .init(staleAfterSeconds: staleAfterSeconds), logger: logger, metrics: metrics,
+                            cache: cache, watcher: watcher)
         let server = try Server(listenFD: fd, threads: threads, logger: logger, onWriteFailure: { metrics.writeFailure() }) {
             Worker(router: router, session: ReadSession(conninfo: conninfo, logger: logger,
                                                         onDatabaseError: { metrics.databaseError() }))

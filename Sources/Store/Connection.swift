@@ -128,6 +128,29 @@ public final class Connection {
         }
     }
 
+    /// The connection's socket, for `poll` (-1 when closed).
+    public var socket: Int32 { handle.map { PQsocket($0) } ?? -1 }
+
+    /// Reads whatever the server has sent (notifications) without blocking; throws when the
+    /// connection broke (the server closed it, or it was terminated).
+    public func consumeInput() throws(DatabaseError) {
+        let handle = try liveHandle()
+        guard PQconsumeInput(handle) == 1, PQstatus(handle) == CONNECTION_OK else {
+            throw DatabaseError(.connection, detail: String(String(cString: PQerrorMessage(handle)).trimmingBlanks()))
+        }
+    }
+
+    /// The `NOTIFY` messages received so far (after `LISTEN`), oldest first.
+    public func notifications() -> [(channel: String, payload: String)] {
+        guard let handle else { return [] }
+        var received: [(channel: String, payload: String)] = []
+        while let notify = PQnotifies(handle) {
+            received.append((String(cString: notify.pointee.relname), String(cString: notify.pointee.extra)))
+            PQfreemem(notify)
+        }
+        return received
+    }
+
     /// Drops and re-opens the connection (after the server restarted); forgets prepared statements.
     public func reconnect() throws(DatabaseError) {
         if let handle { PQfinish(handle) }

@@ -14,7 +14,7 @@ public final class SharedMetrics: @unchecked Sendable {
     /// Histogram bucket upper bounds in seconds (`+Inf` is implied).
     public static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-    private static let magic: UInt64 = 0x6B61_7370_6D65_7404  // "kaspmet" + layout version 4
+    private static let magic: UInt64 = 0x6B61_7370_6D65_7405  // "kaspmet" + layout version 5
     private static let statusSlots = statuses.count + 1
     private static let histogramSlots = buckets.count + 1 + 2  // buckets, +Inf, sum (µs), count
     private static let requestBase = 1
@@ -23,9 +23,11 @@ public final class SharedMetrics: @unchecked Sendable {
     private static let databaseErrorSlot = inFlightSlot + 1
     private static let writeFailureSlot = databaseErrorSlot + 1
     private static let pageStatementSlot = writeFailureSlot + 1
+    private static let versionCheckSlot = pageStatementSlot + 1
+    private static let listenerConnectSlot = versionCheckSlot + 1
     /// Pairs of (pid, worker threads), one per running responder: the pool's capacity.
     private static let processSlots = 64
-    private static let processBase = pageStatementSlot + 1
+    private static let processBase = listenerConnectSlot + 1
     private static let slotCount = processBase + processSlots * 2
     private static let byteCount = slotCount * MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride
 
@@ -153,6 +155,12 @@ public final class SharedMetrics: @unchecked Sendable {
     /// A `/data` page missed the cache and its statement ran.
     public func pageStatement() { slot(SharedMetrics.pageStatementSlot).wrappingIncrement(ordering: .relaxed) }
 
+    /// A request asked the database for the data version (the version listener was not trusted).
+    public func versionCheck() { slot(SharedMetrics.versionCheckSlot).wrappingIncrement(ordering: .relaxed) }
+
+    /// A responder's version listener connected (at start, and after each loss).
+    public func listenerConnected() { slot(SharedMetrics.listenerConnectSlot).wrappingIncrement(ordering: .relaxed) }
+
     /// A response could not be written to nginx (the client or nginx went away).
     public func writeFailure() { slot(SharedMetrics.writeFailureSlot).wrappingIncrement(ordering: .relaxed) }
 
@@ -195,6 +203,12 @@ public final class SharedMetrics: @unchecked Sendable {
             ("kasparro_api_page_statements_total", "counter",
              "/data pages read from the database (cache misses; one per page and data version per responder).",
              "\(slot(SharedMetrics.pageStatementSlot).load(ordering: .relaxed))"),
+            ("kasparro_api_version_checks_total", "counter",
+             "Requests that asked the database for the data version (no trusted version listener).",
+             "\(slot(SharedMetrics.versionCheckSlot).load(ordering: .relaxed))"),
+            ("kasparro_api_version_listener_connects_total", "counter",
+             "Version listener connections made by responders (one per start, one per reconnection).",
+             "\(slot(SharedMetrics.listenerConnectSlot).load(ordering: .relaxed))"),
             ("kasparro_api_write_failures_total", "counter", "Responses that could not be written to nginx (client gone).",
              "\(slot(SharedMetrics.writeFailureSlot).load(ordering: .relaxed))"),
         ]

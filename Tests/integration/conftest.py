@@ -2,6 +2,7 @@
 temporary directory on free ports, started once per test session by scripts/stack.sh."""
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -110,6 +111,11 @@ class Stack:
             return result
         return [line.split("\t") for line in result.stdout.splitlines() if line]
 
+    def psql_admin(self, sql: str, database: str = "kasparro") -> "list[list[str]]":
+        """Runs `sql` as the cluster's superuser (pg_terminate_backend, for one)."""
+        result = self.sh("psql-admin", "-d", database, "-At", "-F", "\t", "-c", sql)
+        return [line.split("\t") for line in result.stdout.splitlines() if line]
+
     def fresh_database(self) -> str:
         """Creates an empty, migrated database and returns its name."""
         name = "t_" + uuid.uuid4().hex[:10]
@@ -131,6 +137,54 @@ class Stack:
         if check and result.returncode != 0:
             raise AssertionError(f"kasparro-etl {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
+
+
+class Responder:
+    """A kasparro-api process of a test's own on a socket of its own, asked directly over FastCGI
+    (cgi-fcgi), not through nginx. Its log (stderr) is kept in `log`."""
+
+    def __init__(self, stack: Stack, directory: pathlib.Path, database: str = "kasparro", threads: int = 4,
+                 env: "dict | None" = None):
+        self.sock = directory / "api.sock"
+        self.log = directory / "api.log"
+        run_env = {**stack.env, "DATABASE_URL": stack.db_url(database, role="kasparro_api"), "PGPASSFILE": stack.pgpass,
+                   **(env or {})}
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen([str(stack.bin_dir / "kasparro-api"), "--socket", str(self.sock),
+                                             "--threads", str(threads)], env=run_env, stdout=log, stderr=log)
+        assert wait_for(self.sock.exists, timeout=5), self.log.read_text()
+
+    def get(self, path: str, query: str = "") -> "tuple[int, str, str]":
+        """Status, head and body of one GET."""
+        result = subprocess.run(["cgi-fcgi", "-bind", "-connect", str(self.sock)], env={
+            "REQUEST_METHOD": "GET", "DOCUMENT_URI": path, "SCRIPT_NAME": path, "QUERY_STRING": query,
+            "REQUEST_ID": uuid.uuid4().hex}, capture_output=True, text=True, timeout=30)
+        head, _, body = result.stdout.partition("\n\n")  # text mode has turned \r\n into \n
+        found = re.search(r"^Status: (\d+)", head, re.M)
+        assert found, f"cgi-fcgi exit {result.returncode}: {result.stdout[:300]!r} {result.stderr[:300]!r}"
+        return int(found.group(1)), head, body
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def responder(stack, tmp_path):
+    """Starts Responder(stack, tmp_path, **options) on demand; stops every one at the end of the test."""
+    started = []
+    os.chmod(tmp_path, 0o755)
+
+    def start(**options) -> Responder:
+        directory = tmp_path / f"responder-{len(started)}"
+        directory.mkdir()
+        started.append(Responder(stack, directory, **options))
+        return started[-1]
+
+    yield start
+    for one in started:
+        if one.process.poll() is None:
+            one.stop()
 
 
 @pytest.fixture(scope="session")

@@ -101,9 +101,24 @@ def test_logs_are_json_lines_without_secrets(stack):
             if path.name != "nginx-access.log":
                 assert {"time", "level", "message"} <= set(entry)
     assert lines > 20
+    # At info level a responder logs no line per answered request (nginx's access log has them).
     api_log = [json.loads(l) for l in (stack.run_dir / "log" / "api-1.log").read_text().splitlines()]
-    requests_logged = [e for e in api_log if e["message"] == "request"]
-    assert requests_logged and {"request_id", "client", "method", "path", "status", "duration_ms"} <= set(requests_logged[-1])
+    assert not [e for e in api_log if e["message"] == "request" and str(e["status"]) == "200"]
+
+
+def test_request_lines_at_debug_and_failures_at_any_level(responder):
+    fields = {"request_id", "client", "method", "path", "status", "duration_ms"}
+    chatty = responder(env={"LOG_LEVEL": "debug"})
+    assert chatty.get("/health")[0] == 200
+    logged = [json.loads(l) for l in chatty.log.read_text().splitlines()]
+    answered = [e for e in logged if e["message"] == "request"]
+    assert answered and fields <= set(answered[-1]) and answered[-1]["level"] == "debug"
+    # A failure is logged at the default level: here the database cannot be reached at all.
+    unreachable = responder(env={"LOG_LEVEL": "info", "DATABASE_URL": "postgresql://kasparro_api@127.0.0.1:1/kasparro"})
+    assert unreachable.get("/data")[0] == 503
+    logged = [json.loads(l) for l in unreachable.log.read_text().splitlines()]
+    failed = [e for e in logged if e["message"] == "request"]
+    assert failed and fields <= set(failed[-1]) and failed[-1]["level"] == "warning" and str(failed[-1]["status"]) == "503"
 
 
 def test_log_level_is_a_setting(stack):

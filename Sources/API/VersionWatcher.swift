@@ -1,0 +1,194 @@
+// What a responder knows of the database's data version without asking on every request:
+// one listening connection per process (LISTEN/NOTIFY), with a heartbeat that bounds how long
+// that knowledge is trusted.
+import Dispatch
+import Foundation
+import Glibc
+import Logging
+import Store
+import Synchronization
+
+/// Follows `data_version` for the whole responder process.
+///
+/// Every writer bumps `data_version`, and a trigger announces each new version with `NOTIFY` on
+/// `kasparro_data_version` (migration 6); PostgreSQL delivers it when the writing transaction
+/// commits. One thread per process holds a connection that `LISTEN`s there, so a cached page can be
+/// served without any database round trip.
+///
+/// The knowledge is trusted only while the listener is known to be alive: each heartbeat (a plain
+/// `SELECT version`, every `heartbeat`) extends the trust to the heartbeat's send time plus
+/// `heartbeat + grace`. A terminated or broken listener ends the trust at once (the socket turns
+/// readable and reading fails); a silently lost one when its trust runs out. Without trust,
+/// `trustedVersion()` is nil and requests ask the database themselves, as before this existed.
+///
+/// On a hot standby `LISTEN` is not allowed (and a notification from the primary could arrive
+/// before the standby replayed the commit): there the thread polls its own database's version
+/// every `standbyPoll` instead, and the trust is bounded by that interval.
+public final class VersionWatcher: Sendable {
+    /// The NOTIFY channel the trigger announces versions on.
+    public static let channel = "kasparro_data_version"
+
+    /// How the watcher learns of versions.
+    public enum Mode: String, Sendable {
+        /// Not connected: requests ask the database.
+        case down
+        /// `LISTEN` on the primary, heartbeat every `heartbeat`.
+        case listening
+        /// A hot standby: poll every `standbyPoll`.
+        case polling
+    }
+
+    private let conninfo: String
+    private let logger: Logger
+    private let heartbeatNanos: UInt64
+    private let graceNanos: UInt64
+    private let standbyPollNanos: UInt64
+    private let known = Atomic<Int64>(-1)
+    private let trustedUntil = Atomic<UInt64>(0)
+    private let modeCode = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+    private let reconnects = Atomic<Int>(0)
+    private let onRegression: @Sendable () -> Void
+    private let onConnect: @Sendable () -> Void
+
+    /// Creates a watcher (nothing runs until `start`). `onRegression` is called when the version
+    /// goes backwards (the database was restored from a backup): cached pages must be dropped.
+    public init(conninfo: String, logger: Logger, heartbeat: Double = 0.5, grace: Double = 0.5,
+                standbyPoll: Double = 0.02, onRegression: @escaping @Sendable () -> Void = {},
+                onConnect: @escaping @Sendable () -> Void = {}) {
+        self.conninfo = conninfo
+        self.logger = logger
+        self.heartbeatNanos = UInt64(heartbeat * 1e9)
+        self.graceNanos = UInt64(grace * 1e9)
+        self.standbyPollNanos = UInt64(standbyPoll * 1e9)
+        self.onRegression = onRegression
+        self.onConnect = onConnect
+    }
+
+    /// The newest data version, when the watcher is sure it is current; nil when it is not (the
+    /// listener is down or its trust ran out): then the caller must ask the database.
+    public func trustedVersion() -> Int64? {
+        guard DispatchTime.now().uptimeNanoseconds < trustedUntil.load(ordering: .acquiring) else { return nil }
+        return known.load(ordering: .acquiring)
+    }
+
+    /// How the watcher currently learns of versions.
+    public var mode: Mode {
+        switch modeCode.load(ordering: .relaxed) {
+        case 1: return .listening
+        case 2: return .polling
+        default: return .down
+        }
+    }
+
+    /// How many times the listening connection was (re)established.
+    public var connections: Int { reconnects.load(ordering: .relaxed) }
+
+    /// Starts the watching thread.
+    public func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "version-watcher"
+        thread.start()
+    }
+
+    /// Stops the thread at its next wake-up (within a heartbeat).
+    public func stop() { stopped.store(true, ordering: .relaxed) }
+
+    private func set(mode: Mode) {
+        modeCode.store(mode == .listening ? 1 : mode == .polling ? 2 : 0, ordering: .relaxed)
+    }
+
+    private func distrust() {
+        trustedUntil.store(0, ordering: .releasing)
+        set(mode: .down)
+    }
+
+    /// A version read by a full query (not a notification): exact, so a lower one than known is a
+    /// regression rather than an old message.
+    private func read(_ version: Int64, sentAt: UInt64, window: UInt64) {
+        let previous = known.exchange(version, ordering: .acquiringAndReleasing)
+        if version < previous {
+            logger.warning("data version went backwards (database restored?): dropping cached pages",
+                           metadata: ["was": "\(previous)", "now": "\(version)"])
+            onRegression()
+        }
+        trustedUntil.store(sentAt + window, ordering: .releasing)
+    }
+
+    private func run() {
+        var backoff: UInt64 = 50_000_000
+        var failing = false
+        while !stopped.load(ordering: .relaxed) {
+            do {
+                try watch(onConnected: {
+                    if failing { logger.info("version listener connected again") }
+                    failing = false
+                    backoff = 50_000_000
+                })
+            } catch {
+                distrust()
+                if !failing {
+                    logger.warning("version listener lost; requests check the version themselves until it is back",
+                                   metadata: ["error": "\((error as? DatabaseError)?.debugDescription ?? "\(error)")"])
+                }
+                failing = true
+                usleep(UInt32(backoff / 1000))
+                backoff = min(backoff * 2, 1_000_000_000)
+            }
+        }
+        distrust()
+    }
+
+    private static let versionSQL = "SELECT version, pg_is_in_recovery() AS standby FROM data_version"
+
+    /// One connection's life: returns only when stopped, throws when the connection fails.
+    private func watch(onConnected: () -> Void) throws {
+        let connection = try Connection(conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 2000)
+        let first = DispatchTime.now().uptimeNanoseconds
+        let standby: Bool = try connection.query("SELECT pg_is_in_recovery() AS standby").single().get("standby")
+        // LISTEN before the first read: a commit between the two is then either read or announced.
+        if !standby { try connection.execute("LISTEN \(VersionWatcher.channel)") }
+        let interval = standby ? standbyPollNanos : heartbeatNanos
+        let window = standby ? 2 * standbyPollNanos : heartbeatNanos + graceNanos
+        try heartbeat(connection, sentAt: first, window: window)
+        reconnects.add(1, ordering: .relaxed)
+        set(mode: standby ? .polling : .listening)
+        onConnect()
+        onConnected()
+        var next = first + interval
+        while !stopped.load(ordering: .relaxed) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now >= next {
+                try heartbeat(connection, sentAt: now, window: window)
+                next = now + interval
+                continue
+            }
+            var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32((next - now + 999_999) / 1_000_000))
+            if ready < 0 && errno != EINTR { throw DatabaseError(.connection, detail: "poll: \(String(cString: strerror(errno)))") }
+            if ready > 0 {
+                try connection.consumeInput()
+                apply(connection.notifications())
+            }
+        }
+    }
+
+    private func heartbeat(_ connection: Connection, sentAt: UInt64, window: UInt64) throws {
+        let row = try connection.query(VersionWatcher.versionSQL).single()
+        let standby: Bool = try row.get("standby")
+        // A server promoted or demoted under the connection: start over in the right mode.
+        if standby != (mode == .polling) && mode != .down {
+            throw DatabaseError(.connection, detail: "server role changed (pg_is_in_recovery = \(standby))")
+        }
+        read(try row.get("version"), sentAt: sentAt, window: window)
+        // Notifications that arrived with the answer may name a commit made while it ran.
+        apply(connection.notifications())
+    }
+
+    private func apply(_ notifications: [(channel: String, payload: String)]) {
+        for notification in notifications where notification.channel == VersionWatcher.channel {
+            // Notifications only raise the version: an older one is a late message.
+            if let version = Int64(notification.payload) { _ = known.max(version, ordering: .acquiringAndReleasing) }
+        }
+    }
+}
