@@ -14,14 +14,28 @@ enum DataPage {
 
     static let versionSQL = "SELECT version FROM data_version"
 
-    static func render(_ query: DataQuery, session: ReadSession, cache: PageCache, watcher: VersionWatcher?,
+    /// The page for the query string `rawQuery`. A query string seen before is not parsed again: its
+    /// page key is remembered (parsing and normalizing was a tenth of a cached request's cost).
+    static func render(rawQuery: String, session: ReadSession, cache: PageCache, watcher: VersionWatcher?,
                        metrics: SharedMetrics, requestID: String, elapsed: () -> Double) throws(APIError) -> [UInt8] {
-        let key = query.cacheKey
+        let trusted = watcher?.trustedVersion()
+        if let trusted, let entry = cache.hit(query: rawQuery, version: trusted) {
+            return respond(entry.tail, requestID: requestID, elapsed: elapsed)
+        }
+        var query: DataQuery?
+        let key: String
+        if let known = cache.key(forQuery: rawQuery) {
+            key = known
+        } else {
+            let parsed = try DataQuery(query: rawQuery)  // a bad parameter is a 400 before any database work
+            query = parsed
+            key = parsed.cacheKey
+        }
         // The version the page must be at least: the listener's when it is trusted (no database
         // round trip for a cached page), else asked of the database as part of this request.
         let current: Int64
-        if let known = watcher?.trustedVersion() {
-            current = known
+        if let trusted {
+            current = trusted
         } else {
             metrics.versionCheck()
             current = try session.run { connection in
@@ -34,7 +48,8 @@ enum DataPage {
         do {
             // One thread per responder runs a missed page's statement; the others wait for it.
             tail = try cache.page(key, version: current, waitSeconds: ReadSession.statementTimeoutSeconds) {
-                try session.run { connection in
+                let query = try query ?? DataQuery(query: rawQuery)
+                return try session.run { connection in
                     metrics.pageStatement()
                     let known = cache.total(query.filterKey)
                     let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0,
@@ -49,6 +64,11 @@ enum DataPage {
         } catch {
             throw ReadSession.clientError(error)
         }
+        if query != nil { cache.remember(query: rawQuery, key: key) }
+        return respond(tail, requestID: requestID, elapsed: elapsed)
+    }
+
+    private static func respond(_ tail: [UInt8], requestID: String, elapsed: () -> Double) -> [UInt8] {
         var out = envelope(requestID: requestID, latencyMS: elapsed(), capacity: tail.count + 128)
         out.raw(tail)
         return out.bytes

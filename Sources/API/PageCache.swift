@@ -47,6 +47,8 @@ public final class PageCache: Sendable {
         var bytes = 0
         var totals: [String: (version: Int64, total: Int64)] = [:]
         var flights: [String: Flight] = [:]
+        /// Query strings already parsed, to their page keys: a repeated request skips parsing.
+        var parsed: [String: String] = [:]
     }
 
     private enum Role {
@@ -116,6 +118,28 @@ public final class PageCache: Sendable {
         }
     }
 
+    /// The cached page of a query string parsed before, when it is at least at `version`: the whole
+    /// cached path under one lock acquisition.
+    func hit(query: String, version: Int64) -> Entry? {
+        state.withLock { state in
+            guard let key = state.parsed[query], let entry = state.entries[key], entry.version >= version else { return nil }
+            return entry
+        }
+    }
+
+    /// The page key of a query string parsed (and found valid) before, if any.
+    func key(forQuery query: String) -> String? {
+        state.withLock { $0.parsed[query] }
+    }
+
+    /// Remembers that `query` parses to the page key `key` (at most 10,000 query strings).
+    func remember(query: String, key: String) {
+        state.withLock { state in
+            if state.parsed.count >= 10_000 { state.parsed.removeAll(keepingCapacity: true) }
+            state.parsed[query] = key
+        }
+    }
+
     /// Drops every page and total (the data version went backwards: the database was restored).
     public func removeAll() {
         state.withLock { state in
@@ -123,6 +147,7 @@ public final class PageCache: Sendable {
             state.order.removeAll()
             state.bytes = 0
             state.totals.removeAll()
+            state.parsed.removeAll()
         }
     }
 

@@ -77,8 +77,7 @@ public struct Router: Sendable {
                 response = Response(status: result.httpStatus, bytes: result.body(requestID: request.requestID, latencyMS: elapsed()))
                 return finish(response, request)
             case "/data":
-                let query = try DataQuery(query: request.query)
-                body = try DataPage.render(query, session: session, cache: cache, watcher: watcher, metrics: metrics,
+                body = try DataPage.render(rawQuery: request.query, session: session, cache: cache, watcher: watcher, metrics: metrics,
                                            requestID: request.requestID, elapsed: elapsed)
             case "/stats":
                 _ = try QueryParameters(request.query, allowed: [])

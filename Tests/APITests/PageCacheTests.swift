@@ -131,4 +131,70 @@ final class PageCacheTests: XCTestCase {
         XCTAssertEqual(outcomes.withLock { $0 }.sorted(),
                        ["own:database_unavailable", "shared:database_unavailable", "shared:database_unavailable"])
     }
+
+    func testARememberedQueryStringHitsWithoutParsingOnlyWhileItsPageIsCurrent() {
+        let cache = PageCache()
+        XCTAssertNil(cache.hit(query: "page_size=5", version: 1), "never parsed: no shortcut")
+        _ = fetch(cache, "p1,5|||||", 3)
+        cache.remember(query: "page_size=5", key: "p1,5|||||")
+        XCTAssertEqual(cache.key(forQuery: "page_size=5"), "p1,5|||||")
+        XCTAssertNotNil(cache.hit(query: "page_size=5", version: 3))
+        XCTAssertNotNil(cache.hit(query: "page_size=5", version: 2), "a newer page serves an older version")
+        XCTAssertNil(cache.hit(query: "page_size=5", version: 4), "a newer data version must miss")
+        XCTAssertNil(cache.hit(query: "page_size=05", version: 3), "another spelling is parsed on its own")
+    }
+
+    func testRemoveAllForgetsPagesTotalsAndQueryStrings() {
+        let cache = PageCache()
+        _ = fetch(cache, "k", 9)
+        cache.remember(query: "q", key: "k")
+        cache.storeTotal("f", version: 9, total: 1)
+        cache.removeAll()
+        XCTAssertNil(cache.hit(query: "q", version: 1))
+        XCTAssertNil(cache.key(forQuery: "q"))
+        XCTAssertNil(cache.total("f"))
+        XCTAssertTrue(fetch(cache, "k", 1).missed, "after a version regression even an old version misses")
+    }
+}
+
+/// `/health`'s one-second cache: one computation per interval, shared by concurrent callers.
+final class RecentTests: XCTestCase {
+    func testOneComputationPerIntervalSharedByConcurrentCallers() {
+        let recent = Recent<Int>(maxAge: 0.5, waitSeconds: 5)
+        let computed = Mutex(0)
+        let answers = Mutex([Int]())
+        let group = DispatchGroup()
+        for _ in 0..<8 {
+            group.enter()
+            Thread {
+                let value = recent.get {
+                    Thread.sleep(forTimeInterval: 0.1)
+                    return computed.withLock { $0 += 1; return $0 }
+                }
+                answers.withLock { $0.append(value) }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        XCTAssertEqual(computed.withLock { $0 }, 1)
+        XCTAssertEqual(answers.withLock { $0 }, Array(repeating: 1, count: 8))
+        XCTAssertEqual(recent.get { computed.withLock { $0 += 1; return $0 } }, 1, "still fresh")
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertEqual(recent.get { computed.withLock { $0 += 1; return $0 } }, 2, "older than maxAge: computed again")
+    }
+
+    func testAStuckComputationDoesNotHoldOthersPastTheirWait() {
+        let recent = Recent<String>(maxAge: 1, waitSeconds: 0.1)
+        let group = DispatchGroup()
+        group.enter()
+        Thread {
+            _ = recent.get { Thread.sleep(forTimeInterval: 0.6); return "slow" }
+            group.leave()
+        }.start()
+        Thread.sleep(forTimeInterval: 0.05)
+        let started = Date()
+        XCTAssertEqual(recent.get { "own" }, "own")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 0.4)
+        group.wait()
+    }
 }

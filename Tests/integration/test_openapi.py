@@ -2,7 +2,7 @@
 import jsonschema
 import pytest
 
-from conftest import ROOT
+from conftest import wait_for, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +59,11 @@ def test_failed_run_is_an_anomaly(stack, spec, tmp_path):
         anomalies = body["comparisons"][0]["anomalies"]
         assert [a["kind"] for a in anomalies] == ["failure"]
         assert "does not exist or is not a directory" in anomalies[0]["reason"]
-        assert stack.get("/health", key=None).json()["status"] == "degraded"
+        # /health answers from a cache at most a second old.
+        assert wait_for(lambda: stack.get("/health", key=None).json()["status"] == "degraded", timeout=2)
     finally:
         stack.etl("run", "--source", "csv")
-    assert stack.get("/health", key=None).json()["status"] == "healthy"
+    assert wait_for(lambda: stack.get("/health", key=None).json()["status"] == "healthy", timeout=2)
 
 
 @pytest.mark.parametrize("request_kwargs,status", [

@@ -232,7 +232,9 @@ def test_a_v4_database_migrates_in_place_while_a_responder_reads_it(stack, tmp_p
     finally:
         responder.send_signal(signal.SIGTERM)
         responder.wait(timeout=10)
-    assert stack.psql("SELECT max(version) FROM schema_migrations", url) == [["5"]], migrate.stderr
+    # Every migration since version 4 applied (the main database has them all).
+    assert stack.psql("SELECT max(version) FROM schema_migrations", url) == stack.psql(
+        "SELECT max(version) FROM schema_migrations"), migrate.stderr
     during = [r for r in reads if r[0] >= started and r[1] <= finished]
     failed = [(status, body[:200]) for _, _, status, body in reads if status != 200]
     assert failed == [], failed
