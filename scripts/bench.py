@@ -37,6 +37,11 @@ def stack_env(env: "dict | None" = None) -> dict:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
+def stack_process_env(env: dict) -> dict:
+    """The environment for stack.sh commands on the stack `env` describes (make up's, or bench-scale's)."""
+    return {**os.environ, "RUN_DIR": env["RUN_DIR"]}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,10 +110,11 @@ def ceiling_site(env: dict, body: bytes):
                 if sock.exists():
                     break
                 time.sleep(0.02)
-        subprocess.run([str(STACK), "bench-site-start", str(directory), str(port)], check=True, capture_output=True)
+        subprocess.run([str(STACK), "bench-site-start", str(directory), str(port)], check=True, capture_output=True,
+                       env=stack_process_env(env))
         yield f"https://localhost:{port}"
     finally:
-        subprocess.run([str(STACK), "bench-site-stop", str(directory)], capture_output=True)
+        subprocess.run([str(STACK), "bench-site-stop", str(directory)], capture_output=True, env=stack_process_env(env))
         for process in processes:
             process.kill()
             process.wait()
@@ -151,6 +157,8 @@ def throughput(env: dict) -> int:
             summary = "  ".join(f"{name.split(',')[0]} {r['rps']:.0f}" for name, r in results.items())
             print(f"  round {round_number + 1}: {summary}", flush=True)
     static, ceiling_name = cases[0][0], cases[1][0]
+    for name in (static, ceiling_name):
+        assert all(r[name]["errors"] == 0 for r in rounds), f"the {name} case failed requests: its ratios mean nothing"
     print(f"{'case':<40} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'of ceiling':>10} {'of static':>9}")
     failed = 0
     for name, *_ in cases:
@@ -184,7 +192,7 @@ def propagation(env: dict) -> int:
     stop = threading.Event()
     seen: "list[tuple[float, int]]" = []
     try:
-        subprocess.run([str(STACK), "createdb", database], check=True, capture_output=True)
+        subprocess.run([str(STACK), "createdb", database], check=True, capture_output=True, env=stack_process_env(env))
         subprocess.run([str(binaries / "kasparro-etl"), "migrate"], env={**base_env, "DATABASE_URL": etl_url},
                        check=True, capture_output=True)
         for i in range(1, int(env["RESPONDERS"]) + 1):
@@ -198,7 +206,8 @@ def propagation(env: dict) -> int:
                 if sock.exists():
                     break
                 time.sleep(0.02)
-        subprocess.run([str(STACK), "bench-site-start", str(directory), str(port)], check=True, capture_output=True)
+        subprocess.run([str(STACK), "bench-site-start", str(directory), str(port)], check=True, capture_output=True,
+                       env=stack_process_env(env))
         key = (Path(env["RUN_DIR"]) / "bench-api-key").read_text().strip()
         context = ssl.create_default_context(cafile=str(Path(env["NGINX_DIR"]) / "tls.crt"))
         lock = threading.Lock()
@@ -246,7 +255,7 @@ def propagation(env: dict) -> int:
         return 0 if p99 <= 50 else 1
     finally:
         stop.set()
-        subprocess.run([str(STACK), "bench-site-stop", str(directory)], capture_output=True)
+        subprocess.run([str(STACK), "bench-site-stop", str(directory)], capture_output=True, env=stack_process_env(env))
         for process in responders:
             process.terminate()
             process.wait()

@@ -36,6 +36,9 @@ CSV_SOURCE_DIR=${CSV_SOURCE_DIR:-$ROOT/../shared/samples/csv}
 REPLAY=${REPLAY:-}
 FIXTURE_PORT=${FIXTURE_PORT:-18089}
 DB_NAME=kasparro
+# STANDBYS=N: N streaming hot standbys of the cluster, each on a port of its own (make up STANDBYS=1).
+STANDBYS=${STANDBYS:-0}
+STANDBY_PORTS=${STANDBY_PORTS:-}
 
 PG_DIR=$RUN_DIR/pg
 LOG_DIR=$RUN_DIR/log
@@ -43,8 +46,26 @@ SOCK_DIR=$RUN_DIR/sock
 NGINX_DIR=$RUN_DIR/nginx
 PGPASSFILE=$RUN_DIR/pgpass
 export PGPASSFILE
-ETL_URL="postgresql://kasparro_etl@127.0.0.1:$PG_PORT/$DB_NAME"
+# The ETL writes: it only ever takes a read-write session (the primary).
+ETL_URL="postgresql://kasparro_etl@127.0.0.1:$PG_PORT/$DB_NAME?target_session_attrs=read-write"
 API_URL="postgresql://kasparro_api@127.0.0.1:$PG_PORT/$DB_NAME"
+
+# The port of standby K (1-based): free ports chosen once, kept in stack.env.
+standby_port() { echo "$STANDBY_PORTS" | tr ',' '\n' | sed -n "${1}p"; }
+
+# Responder I's DATABASE_URL: with standbys, every standby first (starting at a different one for
+# each responder, so the pool spreads over them), the primary last; libpq takes the first that is
+# a standby (target_session_attrs=prefer-standby) and the primary only when none answers.
+api_url_for() {
+    local i=$1
+    if [ "$STANDBYS" -eq 0 ]; then echo "$API_URL"; return; fi
+    local hosts="" k
+    for n in $(seq 0 $((STANDBYS - 1))); do
+        k=$(( (i - 1 + n) % STANDBYS + 1 ))
+        hosts+="127.0.0.1:$(standby_port "$k"),"
+    done
+    echo "postgresql://kasparro_api@${hosts}127.0.0.1:$PG_PORT/$DB_NAME?target_session_attrs=prefer-standby"
+}
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -113,6 +134,108 @@ cmd_pg_stop() {
     bin=$(pg_bin)
     [ -f "$PG_DIR/data/PG_VERSION" ] || return 0
     as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# Streaming hot standbys: pg_basebackup -R of the primary, one physical replication slot each. The
+# replication role's password lives only in a pgpass file the server's user can read. A standby is
+# a copy: `make down` stops it, drops its slot (an orphaned slot keeps WAL forever) and removes
+# it; the next `make up` clones it again (seconds at this size).
+REPL_PGPASS=$PG_DIR/replication.pgpass
+
+cmd_standbys_start() {
+    [ "$STANDBYS" -gt 0 ] || return 0
+    local bin k port dir
+    bin=$(pg_bin)
+    if [ -z "$STANDBY_PORTS" ] || [ "$(echo "$STANDBY_PORTS" | tr ',' '\n' | grep -c .)" -lt "$STANDBYS" ]; then
+        STANDBY_PORTS=$(for _ in $(seq 1 "$STANDBYS"); do free_port; done | paste -sd, -)
+        save_stack_env
+    fi
+    if [ ! -s "$REPL_PGPASS" ]; then
+        (umask 077; printf '127.0.0.1:%s:replication:kasparro_replicator:%s\n' "$PG_PORT" "$(openssl rand -hex 24)" >"$REPL_PGPASS")
+        [ "$(id -u)" = 0 ] && chown postgres "$REPL_PGPASS"
+    fi
+    local repl_pw
+    repl_pw=$(awk -F: '{print $5}' "$REPL_PGPASS")
+    psql_admin -d postgres <<SQL
+SELECT 'CREATE ROLE kasparro_replicator REPLICATION LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kasparro_replicator') \gexec
+ALTER ROLE kasparro_replicator PASSWORD '$repl_pw';
+SQL
+    for k in $(seq 1 "$STANDBYS"); do
+        port=$(standby_port "$k")
+        dir=$PG_DIR/standby-$k
+        # The application roles log in on the standby's port with the passwords they have on the primary.
+        for role in kasparro_etl kasparro_api; do
+            grep -q "^127.0.0.1:$port:\*:$role:" "$PGPASSFILE" \
+                || awk -F: -v p="$port" -v r="$role" '$2 != p && $4 == r {print "127.0.0.1:" p ":*:" r ":" $5; exit}' "$PGPASSFILE" >>"$PGPASSFILE"
+        done
+        if [ ! -f "$dir/PG_VERSION" ]; then
+            log "cloning standby $k (port $port) from the primary"
+            psql_admin -d postgres -c "SELECT pg_drop_replication_slot('kasparro_standby_$k') FROM pg_replication_slots WHERE slot_name = 'kasparro_standby_$k'" >/dev/null
+            as_pg env PGPASSFILE="$REPL_PGPASS" "$bin/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U kasparro_replicator -w \
+                -D "$dir" -R -X stream -C -S "kasparro_standby_$k" >/dev/null \
+                || die "pg_basebackup of standby $k failed"
+            # hot_standby_feedback: the primary's vacuum keeps rows a standby query still reads, so
+            # those queries are not cancelled. max_standby_streaming_delay: replay of a conflicting
+            # lock (a retention DROP) waits for running queries (at most the API's 5 s statement
+            # timeout) instead of cancelling them at once.
+            as_pg tee -a "$dir/postgresql.conf" >/dev/null <<CONF
+hot_standby = on
+hot_standby_feedback = on
+max_standby_streaming_delay = 10s
+CONF
+        fi
+        if ! as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+            touch "$LOG_DIR/postgresql-standby-$k.log"
+            [ "$(id -u)" = 0 ] && chown postgres "$LOG_DIR/postgresql-standby-$k.log"
+            as_pg "$bin/pg_ctl" -D "$dir" -o "-p $port" -l "$LOG_DIR/postgresql-standby-$k.log" -w -t 30 start >/dev/null \
+                || die "standby $k did not start; see $LOG_DIR/postgresql-standby-$k.log"
+        fi
+    done
+}
+
+# Stops every standby, drops its slot on the primary and removes its copy.
+cmd_standbys_stop() {
+    local bin dir k
+    bin=$(pg_bin)
+    for dir in "$PG_DIR"/standby-*; do
+        [ -f "$dir/PG_VERSION" ] || continue
+        k=${dir##*standby-}
+        as_pg "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+        psql_admin -d postgres -c "SELECT pg_drop_replication_slot('kasparro_standby_$k') FROM pg_replication_slots WHERE slot_name = 'kasparro_standby_$k'" >/dev/null 2>&1 \
+            || log "could not drop replication slot kasparro_standby_$k (primary down?)"
+        rm -rf "$dir"
+    done
+}
+
+# One standby (kill -9 and restart in the tests): standby-stop K / standby-start K.
+cmd_standby_signal() {
+    local bin k=$2 dir
+    bin=$(pg_bin)
+    dir=$PG_DIR/standby-$k
+    case $1 in
+        start) as_pg "$bin/pg_ctl" -D "$dir" -o "-p $(standby_port "$k")" -l "$LOG_DIR/postgresql-standby-$k.log" -w -t 30 start >/dev/null ;;
+        pid) head -n 1 "$dir/postmaster.pid" ;;
+    esac
+}
+
+# Each database's role and replay lag (make status).
+cmd_pg_status() {
+    local port role
+    for port in "$PG_PORT" $(echo "$STANDBY_PORTS" | tr ',' ' '); do
+        [ -n "$port" ] || continue
+        if ! as_pg psql -X -q -At -h "$PG_DIR/sock" -p "$port" -U "$(pg_super)" -d postgres -c "SELECT 1" >/dev/null 2>&1; then
+            printf 'database 127.0.0.1:%s  down\n' "$port"
+            continue
+        fi
+        as_pg psql -X -q -At -h "$PG_DIR/sock" -p "$port" -U "$(pg_super)" -d postgres -F ' ' -c "
+SELECT 'database 127.0.0.1:$port', CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END,
+       CASE WHEN pg_is_in_recovery() THEN
+         'replay lag ' || coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0) || ' bytes, '
+         || CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN '0'
+                 ELSE round(extract(epoch FROM now() - pg_last_xact_replay_timestamp()))::text END || ' s'
+         || CASE WHEN pg_is_wal_replay_paused() THEN ' (replay paused)' ELSE '' END
+       ELSE (SELECT 'standbys streaming: ' || count(*) FROM pg_stat_replication WHERE state = 'streaming') END"
+    done
 }
 
 # Roles: kasparro_etl owns the database and writes; kasparro_api may only read.
@@ -210,7 +333,7 @@ start_responder() {
     if [ -f "$pidfile" ] && running "$(cat "$pidfile")"; then return 0; fi
     # A socket left by a killed responder would pass the wait below before the new one binds.
     rm -f "$sock"
-    env DATABASE_URL="$API_URL" PGPASSFILE="$PGPASSFILE" LOG_LEVEL="${LOG_LEVEL:-info}" \
+    env DATABASE_URL="$(api_url_for "$i")" PGPASSFILE="$PGPASSFILE" LOG_LEVEL="${LOG_LEVEL:-info}" \
         setsid "$BIN_DIR/kasparro-api" --socket "$sock" --socket-mode 660 --threads "$RESPONDER_THREADS" \
         --metrics-file "$SOCK_DIR/metrics" \
         </dev/null >>"$LOG_DIR/api-$i.log" 2>&1 &
@@ -325,13 +448,18 @@ cmd_bench_site_stop() {
     cmd_nginx_stop
 }
 
+save_stack_env() {
+    printf 'PG_PORT=%s\nHTTPS_PORT=%s\nHTTP_PORT=%s\nBENCH_STATIC_PORT=%s\nFIXTURE_PORT=%s\nSTANDBYS=%s\nSTANDBY_PORTS=%s\n' \
+        "$PG_PORT" "$HTTPS_PORT" "$HTTP_PORT" "$BENCH_STATIC_PORT" "$FIXTURE_PORT" "$STANDBYS" "$STANDBY_PORTS" >"$STACK_ENV"
+}
+
 cmd_up() {
-    printf 'PG_PORT=%s\nHTTPS_PORT=%s\nHTTP_PORT=%s\nBENCH_STATIC_PORT=%s\nFIXTURE_PORT=%s\n' \
-        "$PG_PORT" "$HTTPS_PORT" "$HTTP_PORT" "$BENCH_STATIC_PORT" "$FIXTURE_PORT" >"$STACK_ENV"
+    save_stack_env
     [ -z "$REPLAY" ] || cmd_fixture_start
     cmd_pg_start
     cmd_db_setup
     cmd_migrate || die "migration failed; see $LOG_DIR/etl.log"
+    cmd_standbys_start
     cmd_etl || true
     cmd_api_start
     cmd_tls
@@ -353,6 +481,7 @@ cmd_down() {
     cmd_nginx_stop
     cmd_api_stop
     cmd_fixture_stop
+    cmd_standbys_stop
     cmd_pg_stop
 }
 
@@ -371,13 +500,15 @@ API_DATABASE_URL=$API_URL
 BIN_DIR=$BIN_DIR
 SOCK_DIR=$SOCK_DIR
 CSV_SOURCE_DIR=$CSV_SOURCE_DIR
+STANDBYS=$STANDBYS
+STANDBY_PORTS=$STANDBY_PORTS
 RESPONDERS=$RESPONDERS
 RESPONDER_THREADS=$RESPONDER_THREADS
 ENV
 }
 
 usage() {
-    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|psql-admin ARGS|bench-site-start DIR PORT|bench-site-stop DIR|env|info" >&2
+    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|psql-admin ARGS|standbys-start|standbys-stop|standby start|pid K|pg-status|bench-site-start DIR PORT|bench-site-stop DIR|env|info" >&2
     exit 2
 }
 
@@ -404,6 +535,10 @@ case $command in
     keys) cmd_keys ;;
     keys-admin) cmd_keys_admin "$@" ;;
     psql-admin) psql_admin -d "$DB_NAME" "$@" ;;
+    standbys-start) cmd_standbys_start ;;
+    standbys-stop) cmd_standbys_stop ;;
+    standby) cmd_standby_signal "$@" ;;
+    pg-status) cmd_pg_status ;;
     bench-site-start) cmd_bench_site_start "$1" "$2" ;;
     bench-site-stop) cmd_bench_site_stop "$1" ;;
     env) cmd_env ;;

@@ -5,6 +5,8 @@ import Store
 
 struct Health {
     let settings: Router.Settings
+    /// Each database of the conninfo, when the router has probes.
+    let probes: DatabaseProbes?
 
     /// The outcome: `healthy`/`degraded` while the database answers, `unhealthy` when it does not.
     enum Status: String {
@@ -18,6 +20,9 @@ struct Health {
         let databaseError: String?
         /// Per-source object built by PostgreSQL, nil when the database is down.
         let etl: String?
+        /// Each database of the conninfo, in its order: role and replay lag (no host names).
+        var databases: [DatabaseProbes.Finding]? = nil
+        var maxLagSeconds: Double = 60
 
         /// 200 while the database answers, 503 when it does not.
         var httpStatus: Int { status == .unhealthy ? 503 : 200 }
@@ -33,6 +38,23 @@ struct Health {
             if let databaseError { out.field("error", databaseError) }
             out.closeObject()
             out.field("etl", json: etl ?? "null")
+            if let databases {
+                out.field("databases")
+                out.raw("[")
+                for (index, database) in databases.enumerated() {
+                    if index > 0 { out.raw(",") }
+                    out.openObject()
+                    out.field("role", database.role ?? "unknown")
+                    out.field("status", Health.status(of: database, maxLagSeconds: maxLagSeconds))
+                    if database.role == "standby" {
+                        out.field("replay_lag_seconds", json: String(format: "%.3f", database.lagSeconds))
+                        out.field("unreplayed_bytes", json: String(database.unreplayedBytes))
+                        out.field("replay_paused", json: database.replayPaused ? "true" : "false")
+                    }
+                    out.closeObject()
+                }
+                out.raw("]")
+            }
             out.field("request_id", requestID)
             out.field("api_latency_ms", json: formatLatency(latencyMS))
             out.closeObject()
@@ -64,6 +86,12 @@ struct Health {
         FROM per
         """
 
+    /// `healthy`, `lagging` (a standby more than `maxLagSeconds` behind) or `down`.
+    static func status(of database: DatabaseProbes.Finding, maxLagSeconds: Double) -> String {
+        guard database.role != nil else { return "down" }
+        return database.lagSeconds > maxLagSeconds ? "lagging" : "healthy"
+    }
+
     func report(session: ReadSession) -> Result {
         let start = DispatchTime.now().uptimeNanoseconds
         func elapsedMS() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000 }
@@ -73,7 +101,19 @@ struct Health {
                                                                     String(settings.staleAfterSeconds)]).single()
                 return (try row.get("etl"), try row.get("degraded"))
             }
-            return Result(status: degraded ? .degraded : .healthy, databaseLatencyMS: elapsedMS(), databaseError: nil, etl: etl)
+            var result = Result(status: degraded ? .degraded : .healthy, databaseLatencyMS: elapsedMS(), databaseError: nil, etl: etl)
+            if let probes {
+                let databases = probes.probe()
+                result.databases = databases
+                result.maxLagSeconds = settings.replicaMaxLagSeconds
+                // A lagging or unreachable database of the pool is degraded service, not an outage:
+                // the pool reads from the others.
+                if databases.contains(where: { Health.status(of: $0, maxLagSeconds: settings.replicaMaxLagSeconds) != "healthy" }) {
+                    result = Result(status: .degraded, databaseLatencyMS: result.databaseLatencyMS, databaseError: nil, etl: etl,
+                                    databases: databases, maxLagSeconds: settings.replicaMaxLagSeconds)
+                }
+            }
+            return result
         } catch {
             return Result(status: .unhealthy, databaseLatencyMS: elapsedMS(), databaseError: error.message, etl: nil)
         }

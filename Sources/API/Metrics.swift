@@ -49,8 +49,26 @@ enum Metrics {
     private static let databaseUpHelp = "# HELP kasparro_database_up Whether the API could read the database for this scrape.\n"
         + "# TYPE kasparro_database_up gauge\nkasparro_database_up "
 
-    static func render(session: ReadSession, metrics: SharedMetrics) -> String {
+    static func render(session: ReadSession, metrics: SharedMetrics, databases: [DatabaseProbes.Finding]? = nil) -> String {
         var out = metrics.render()
+        if let databases {
+            // Localhost only, so the servers are named here (never in /health).
+            out += "# HELP kasparro_database_server_up Whether a database of the responders' conninfo answered, by role.\n"
+            out += "# TYPE kasparro_database_server_up gauge\n"
+            for database in databases {
+                out += "kasparro_database_server_up{server=\"\(database.server)\",role=\"\(database.role ?? "unknown")\"} \(database.role == nil ? 0 : 1)\n"
+            }
+            out += "# HELP kasparro_database_replay_lag_seconds How long WAL a standby received has waited for replay (0: caught up).\n"
+            out += "# TYPE kasparro_database_replay_lag_seconds gauge\n"
+            for database in databases where database.role == "standby" {
+                out += "kasparro_database_replay_lag_seconds{server=\"\(database.server)\"} \(database.lagSeconds)\n"
+            }
+            out += "# HELP kasparro_database_unreplayed_bytes WAL a standby received and has not replayed yet.\n"
+            out += "# TYPE kasparro_database_unreplayed_bytes gauge\n"
+            for database in databases where database.role == "standby" {
+                out += "kasparro_database_unreplayed_bytes{server=\"\(database.server)\"} \(database.unreplayedBytes)\n"
+            }
+        }
         let etl: String
         do {
             etl = try session.run { connection in

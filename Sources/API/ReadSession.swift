@@ -15,12 +15,23 @@ public final class ReadSession {
     private let onDatabaseError: () -> Void
     /// Which rollup of asset and symbol counts this connection's database has.
     private(set) var fineRollup: FineRollup = .monthly
+    /// Whether standbys are preferred (a multi-host conninfo with `target_session_attrs=prefer-standby`).
+    private let prefersStandby: Bool
+    /// The watcher's standby epoch: it changes when a standby answers again.
+    private let standbyEpoch: () -> Int
+    /// The connection is on the primary although standbys are preferred, as of this epoch.
+    private var onPrimarySince: Int?
 
-    /// Creates a session for `conninfo` (no connection is made yet).
-    public init(conninfo: String, logger: Logger, onDatabaseError: @escaping () -> Void = {}) {
+    /// Creates a session for `conninfo` (no connection is made yet). `standbyEpoch` (the version
+    /// watcher's) tells a session that fell back to the primary when to try a standby again.
+    public init(conninfo: String, logger: Logger, onDatabaseError: @escaping () -> Void = {},
+                standbyEpoch: @escaping () -> Int = { 0 }) {
         self.conninfo = conninfo
         self.logger = logger
         self.onDatabaseError = onDatabaseError
+        let target = ConnectionTarget(conninfo)
+        self.prefersStandby = (target?.prefersStandby ?? false) && (target?.servers.count ?? 1) > 1
+        self.standbyEpoch = standbyEpoch
     }
 
     /// Runs `body` with a live connection; connection loss is retried once on a new connection.
@@ -74,20 +85,33 @@ public final class ReadSession {
     public static let statementTimeoutSeconds = 5.0
 
     private func current() throws(DatabaseError) -> Connection {
-        if let connection, connection.isHealthy { return connection }
+        if let connection, connection.isHealthy {
+            // Fell back to the primary while no standby answered, and one answers again: move.
+            guard let since = onPrimarySince, since != standbyEpoch() else { return connection }
+        }
         connection = nil
+        let epoch = standbyEpoch()
         let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api",
                                    statementTimeoutMS: Int(ReadSession.statementTimeoutSeconds * 1000),
                                    genericPlans: true, onNotice: logger.databaseNotices)
-        fineRollup = try ReadSession.rollup(of: fresh)
+        let (rollup, standby) = try ReadSession.describe(fresh)
+        fineRollup = rollup
+        onPrimarySince = prefersStandby && !standby ? epoch : nil
         connection = fresh
         return fresh
     }
 
     private static func rollup(of connection: Connection) throws(DatabaseError) -> FineRollup {
-        let monthly: Bool = try connection.query(
-            "SELECT to_regclass('market_counts_monthly') IS NOT NULL OR to_regclass('market_counts_daily') IS NULL AS monthly")
-            .single().get("monthly")
-        return monthly ? .monthly : .daily
+        try describe(connection).rollup
+    }
+
+    /// The rollup the connection's database has, and whether it is a standby.
+    private static func describe(_ connection: Connection) throws(DatabaseError) -> (rollup: FineRollup, standby: Bool) {
+        let row = try connection.query("""
+            SELECT to_regclass('market_counts_monthly') IS NOT NULL OR to_regclass('market_counts_daily') IS NULL AS monthly,
+                   pg_is_in_recovery() AS standby
+            """).single()
+        let monthly: Bool = try row.get("monthly")
+        return (monthly ? .monthly : .daily, try row.get("standby"))
     }
 }

@@ -10,14 +10,20 @@ public struct Router: Sendable {
     public struct Settings: Sendable {
         /// A source whose last success is older than this makes `/health` degraded.
         public var staleAfterSeconds: Int
+        /// A standby whose replay is further behind than this makes `/health` degraded.
+        public var replicaMaxLagSeconds: Double
         /// Creates settings.
-        public init(staleAfterSeconds: Int = 3600) { self.staleAfterSeconds = staleAfterSeconds }
+        public init(staleAfterSeconds: Int = 3600, replicaMaxLagSeconds: Double = 60) {
+            self.staleAfterSeconds = staleAfterSeconds
+            self.replicaMaxLagSeconds = replicaMaxLagSeconds
+        }
     }
 
     private let settings: Settings
     private let logger: Logger
     private let cache: PageCache
     private let watcher: VersionWatcher?
+    private let probes: DatabaseProbes?
     /// `/health`'s answer, shared by the process's threads for up to a second.
     private let health = Recent<Health.Result>(maxAge: 1, waitSeconds: ReadSession.statementTimeoutSeconds)
     /// Pool-wide request metrics.
@@ -26,12 +32,14 @@ public struct Router: Sendable {
     /// Creates the router. Without a `watcher` every `/data` request asks the database for the
     /// data version; with one, only while the watcher is not sure of it.
     public init(settings: Settings = Settings(), logger: Logger = Logger(label: "kasparro-api"),
-                metrics: SharedMetrics = .inMemory(), cache: PageCache = PageCache(), watcher: VersionWatcher? = nil) {
+                metrics: SharedMetrics = .inMemory(), cache: PageCache = PageCache(), watcher: VersionWatcher? = nil,
+                probeConninfo: String? = nil) {
         self.settings = settings
         self.logger = logger
         self.metrics = metrics
         self.cache = cache
         self.watcher = watcher
+        self.probes = probeConninfo.map(DatabaseProbes.init)
     }
 
     /// Answers one request, counts it in the pool's metrics and logs it. Never throws: every
@@ -73,7 +81,7 @@ public struct Router: Sendable {
                 body = Index.json(requestID: request.requestID, latencyMS: elapsed())
             case "/health":
                 _ = try QueryParameters(request.query, allowed: [])
-                let result = health.get { Health(settings: settings).report(session: session) }
+                let result = health.get { Health(settings: settings, probes: probes).report(session: session) }
                 response = Response(status: result.httpStatus, bytes: result.body(requestID: request.requestID, latencyMS: elapsed()))
                 return finish(response, request)
             case "/data":
@@ -84,7 +92,9 @@ public struct Router: Sendable {
                 body = try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed)
             case "/metrics":
                 _ = try QueryParameters(request.query, allowed: [])
-                response = Response(status: 200, body: Metrics.render(session: session, metrics: metrics),
+                let databases = probes == nil ? nil
+                    : health.get { Health(settings: settings, probes: probes).report(session: session) }.databases
+                response = Response(status: 200, body: Metrics.render(session: session, metrics: metrics, databases: databases),
                                     contentType: Metrics.contentType)
                 return finish(response, request)
             case "/compare-runs":

@@ -50,11 +50,14 @@ public final class VersionWatcher: Sendable {
     private let reconnects = Atomic<Int>(0)
     private let onRegression: @Sendable () -> Void
     private let onConnect: @Sendable () -> Void
+    private let prefersStandby: Bool
+    private let standbyProbeNanos: UInt64
+    private let epoch = Atomic<Int>(0)
 
     /// Creates a watcher (nothing runs until `start`). `onRegression` is called when the version
     /// goes backwards (the database was restored from a backup): cached pages must be dropped.
     public init(conninfo: String, logger: Logger, heartbeat: Double = 0.5, grace: Double = 0.5,
-                standbyPoll: Double = 0.02, onRegression: @escaping @Sendable () -> Void = {},
+                standbyPoll: Double = 0.02, standbyProbe: Double = 5, onRegression: @escaping @Sendable () -> Void = {},
                 onConnect: @escaping @Sendable () -> Void = {}) {
         self.conninfo = conninfo
         self.logger = logger
@@ -63,6 +66,9 @@ public final class VersionWatcher: Sendable {
         self.standbyPollNanos = UInt64(standbyPoll * 1e9)
         self.onRegression = onRegression
         self.onConnect = onConnect
+        let target = ConnectionTarget(conninfo)
+        self.prefersStandby = (target?.prefersStandby ?? false) && (target?.servers.count ?? 1) > 1
+        self.standbyProbeNanos = UInt64(standbyProbe * 1e9)
     }
 
     /// The newest data version, when the watcher is sure it is current; nil when it is not (the
@@ -80,6 +86,10 @@ public final class VersionWatcher: Sendable {
         default: return .down
         }
     }
+
+    /// Counts the watcher's moves onto a standby. A thread whose session is on the primary although
+    /// standbys are preferred reconnects when this changes (a standby came back).
+    public var standbyEpoch: Int { epoch.load(ordering: .acquiring) }
 
     /// How many times the listening connection was (re)established.
     public var connections: Int { reconnects.load(ordering: .relaxed) }
@@ -108,7 +118,7 @@ public final class VersionWatcher: Sendable {
     private func read(_ version: Int64, sentAt: UInt64, window: UInt64) {
         let previous = known.exchange(version, ordering: .acquiringAndReleasing)
         if version < previous {
-            logger.warning("data version went backwards (database restored?): dropping cached pages",
+            logger.warning("data version went backwards (moved to a lagging standby, or the database was restored): dropping cached pages",
                            metadata: ["was": "\(previous)", "now": "\(version)"])
             onRegression()
         }
@@ -118,9 +128,12 @@ public final class VersionWatcher: Sendable {
     private func run() {
         var backoff: UInt64 = 50_000_000
         var failing = false
+        var next: Connection?
         while !stopped.load(ordering: .relaxed) {
             do {
-                try watch(onConnected: {
+                let handedOver = next
+                next = nil
+                next = try watch(handedOver, onConnected: {
                     if failing { logger.info("version listener connected again") }
                     failing = false
                     backoff = 50_000_000
@@ -141,26 +154,41 @@ public final class VersionWatcher: Sendable {
 
     private static let versionSQL = "SELECT version, pg_is_in_recovery() AS standby FROM data_version"
 
-    /// One connection's life: returns only when stopped, throws when the connection fails.
-    private func watch(onConnected: () -> Void) throws {
-        let connection = try Connection(conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 2000)
+    /// One connection's life: returns when stopped (nil) or with a standby's connection to move to
+    /// (standbys preferred, this one on the primary); throws when the connection fails.
+    private func watch(_ handedOver: Connection?, onConnected: () -> Void) throws -> Connection? {
+        let connection = try handedOver
+            ?? Connection(conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 2000)
         let first = DispatchTime.now().uptimeNanoseconds
         let standby: Bool = try connection.query("SELECT pg_is_in_recovery() AS standby").single().get("standby")
         // LISTEN before the first read: a commit between the two is then either read or announced.
         if !standby { try connection.execute("LISTEN \(VersionWatcher.channel)") }
         let interval = standby ? standbyPollNanos : heartbeatNanos
         let window = standby ? 2 * standbyPollNanos : heartbeatNanos + graceNanos
-        try heartbeat(connection, sentAt: first, window: window)
+        try heartbeat(connection, standby: standby, sentAt: first, window: window)
         reconnects.add(1, ordering: .relaxed)
         set(mode: standby ? .polling : .listening)
+        if standby { epoch.add(1, ordering: .releasing) }
         onConnect()
         onConnected()
         var next = first + interval
+        var probe = first + standbyProbeNanos
         while !stopped.load(ordering: .relaxed) {
             let now = DispatchTime.now().uptimeNanoseconds
             if now >= next {
-                try heartbeat(connection, sentAt: now, window: window)
+                try heartbeat(connection, standby: standby, sentAt: now, window: window)
                 next = now + interval
+                continue
+            }
+            if !standby && prefersStandby && now >= probe {
+                // On the primary only because no standby answered: is one back? Move there if so
+                // (the trust stays until the standby's own first read replaces it).
+                probe = now + standbyProbeNanos
+                if let found = try? Connection(conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 2000,
+                                               overrides: [("target_session_attrs", "standby"), ("connect_timeout", "1")]) {
+                    logger.info("a standby answers again: moving the version listener there")
+                    return found
+                }
                 continue
             }
             var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
@@ -171,13 +199,14 @@ public final class VersionWatcher: Sendable {
                 apply(connection.notifications())
             }
         }
+        return nil
     }
 
-    private func heartbeat(_ connection: Connection, sentAt: UInt64, window: UInt64) throws {
+    private func heartbeat(_ connection: Connection, standby expected: Bool, sentAt: UInt64, window: UInt64) throws {
         let row = try connection.query(VersionWatcher.versionSQL).single()
         let standby: Bool = try row.get("standby")
-        // A server promoted or demoted under the connection: start over in the right mode.
-        if standby != (mode == .polling) && mode != .down {
+        // A server promoted (or demoted) under the connection: start over in the right mode.
+        if standby != expected {
             throw DatabaseError(.connection, detail: "server role changed (pg_is_in_recovery = \(standby))")
         }
         read(try row.get("version"), sentAt: sentAt, window: window)

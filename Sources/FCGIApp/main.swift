@@ -42,10 +42,12 @@ struct KasparroAPI: ParsableCommand {
 
     func run() throws {
         let staleAfterSeconds: Int
+        let maxLagSeconds: Int
         do {
             try JSONLogHandler.bootstrap()
-            staleAfterSeconds = try staleAfter
-                ?? EnvironmentSettings(ProcessInfo.processInfo.environment).integer("HEALTH_STALE_SECONDS", default: 3600, in: 1...Int.max)
+            let settings = EnvironmentSettings(ProcessInfo.processInfo.environment)
+            staleAfterSeconds = try staleAfter ?? settings.integer("HEALTH_STALE_SECONDS", default: 3600, in: 1...Int.max)
+            maxLagSeconds = try settings.integer("REPLICA_MAX_LAG_SECONDS", default: 60, in: 1...Int.max)
         } catch {
             FileHandle.standardError.write(Data("kasparro-api: \(error)\n".utf8))
             throw ExitCode.failure
@@ -77,11 +79,12 @@ struct KasparroAPI: ParsableCommand {
         let watcher = VersionWatcher(conninfo: conninfo, logger: logger, onRegression: { cache.removeAll() },
                                      onConnect: { metrics.listenerConnected() })
         watcher.start()
-        let router = Router(settings: .init(staleAfterSeconds: staleAfterSeconds), logger: logger, metrics: metrics,
-                            cache: cache, watcher: watcher)
+        let router = Router(settings: .init(staleAfterSeconds: staleAfterSeconds, replicaMaxLagSeconds: Double(maxLagSeconds)),
+                            logger: logger, metrics: metrics, cache: cache, watcher: watcher, probeConninfo: conninfo)
         let server = try Server(listenFD: fd, threads: threads, logger: logger, onWriteFailure: { metrics.writeFailure() }) {
             Worker(router: router, session: ReadSession(conninfo: conninfo, logger: logger,
-                                                        onDatabaseError: { metrics.databaseError() }))
+                                                        onDatabaseError: { metrics.databaseError() },
+                                                        standbyEpoch: { watcher.standbyEpoch }))
         }
         metrics.registerProcess(threads: threads)
         server.run()

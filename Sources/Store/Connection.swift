@@ -27,16 +27,20 @@ public final class Connection {
     ///
     /// `onNotice` receives the server's notices and warnings (`NOTICE: relation … already exists`),
     /// which libpq would otherwise print raw to stderr; without it they are dropped.
+    ///
+    /// `overrides` are libpq keywords that win over the conninfo's own (`target_session_attrs`,
+    /// `connect_timeout`): libpq takes the last value of a repeated keyword.
     public init(conninfo: String, applicationName: String, statementTimeoutMS: Int = 0,
-                genericPlans: Bool = false, onNotice: (@Sendable (String) -> Void)? = nil) throws(DatabaseError) {
+                genericPlans: Bool = false, overrides: [(String, String)] = [],
+                onNotice: (@Sendable (String) -> Void)? = nil) throws(DatabaseError) {
         self.conninfo = conninfo
         self.applicationName = applicationName
         self.statementTimeoutMS = statementTimeoutMS
         self.genericPlans = genericPlans
         self.notices = NoticeSink(onNotice)
-        let keys = ["connect_timeout", "application_name", "dbname", "options"]
+        let keys = ["connect_timeout", "application_name", "dbname", "options"] + overrides.map(\.0)
         let values = ["3", applicationName, conninfo, "-c TimeZone=UTC -c jit=off -c statement_timeout=\(statementTimeoutMS)"
-                      + (genericPlans ? " -c plan_cache_mode=force_generic_plan" : "")]
+                      + (genericPlans ? " -c plan_cache_mode=force_generic_plan" : "")] + overrides.map(\.1)
         handle = withCStringArray(keys) { k in withCStringArray(values) { v in PQconnectdbParams(k, v, 1) } }
         guard let handle, PQstatus(handle) == CONNECTION_OK else {
             let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
@@ -173,6 +177,44 @@ public final class Connection {
             throw DatabaseError(.parameter, detail: "text parameter contains a NUL byte")
         }
     }
+}
+
+/// What a conninfo string or URI names, as libpq reads it.
+public struct ConnectionTarget: Sendable, Equatable {
+    /// Each server, in order: a multi-host conninfo (`host=a,b port=1,2`, or `postgresql://a:1,b:2/db`)
+    /// lists several. Empty host means libpq's default.
+    public let servers: [(host: String, port: String)]
+    /// `target_session_attrs` (`any` when absent).
+    public let targetSessionAttrs: String
+
+    public static func == (lhs: ConnectionTarget, rhs: ConnectionTarget) -> Bool {
+        lhs.targetSessionAttrs == rhs.targetSessionAttrs && lhs.servers.map { "\($0.host):\($0.port)" } == rhs.servers.map { "\($0.host):\($0.port)" }
+    }
+
+    /// Parses `conninfo` with libpq (`PQconninfoParse`); nil when libpq cannot parse it.
+    public init?(_ conninfo: String) {
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &error) else {
+            if let error { PQfreemem(error) }
+            return nil
+        }
+        defer { PQconninfoFree(options) }
+        var values: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { values[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        let hosts = (values["host"] ?? values["hostaddr"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var ports = (values["port"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        // One port applies to every host; none means the default.
+        if ports.count <= 1 { ports = Array(repeating: ports.first ?? "", count: max(hosts.count, 1)) }
+        servers = zip(hosts.isEmpty ? [""] : hosts, ports).map { (host: $0.0, port: $0.1) }
+        targetSessionAttrs = values["target_session_attrs"] ?? "any"
+    }
+
+    /// Whether sessions should be on a standby when one answers.
+    public var prefersStandby: Bool { ["prefer-standby", "standby", "read-only"].contains(targetSessionAttrs) }
 }
 
 /// Passes Swift strings to C as a NULL-terminated-string array for the duration of `body`.
