@@ -54,6 +54,7 @@ etl:
 
 status:
 	@. <($(STACK) env) && DATABASE_URL=$$ETL_DATABASE_URL PGPASSFILE=$$PGPASSFILE .build/release/kasparro-etl status
+	@$(STACK) pg-status
 
 bench: up
 	python3 scripts/bench_etl.py

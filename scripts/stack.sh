@@ -248,8 +248,8 @@ cmd_db_setup() {
         umask 022
     fi
     local etl_pw api_pw
-    etl_pw=$(awk -F: '$4=="kasparro_etl"{print $5}' "$PGPASSFILE")
-    api_pw=$(awk -F: '$4=="kasparro_api"{print $5}' "$PGPASSFILE")
+    etl_pw=$(awk -F: '$4=="kasparro_etl"{print $5; exit}' "$PGPASSFILE")
+    api_pw=$(awk -F: '$4=="kasparro_api"{print $5; exit}' "$PGPASSFILE")
     # The passwords go to psql on standard input, not on its command line.
     psql_admin -d postgres <<SQL
 SELECT 'CREATE ROLE kasparro_etl LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kasparro_etl') \gexec

@@ -210,7 +210,7 @@ private func openDatabase() throws -> (Logger, Connection) {
     let logger = try bootstrapLogging()
     let config = try loadConfig()
     do {
-        return (logger, try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl", onNotice: logger.databaseNotices))
+        return (logger, try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl", overrides: ETLConnection.overrides, onNotice: logger.databaseNotices))
     } catch {
         logger.error("database unavailable", metadata: ["error": "\(error.debugDescription)"])
         throw ExitCode(Pipeline.exitFatal)

@@ -42,7 +42,7 @@ public final class Pipeline {
         self.config = config
         self.logger = logger
         self.connection = try Connection(conninfo: config.databaseURL, applicationName: "kasparro-etl",
-                                         onNotice: logger.databaseNotices)
+                                         overrides: ETLConnection.overrides, onNotice: logger.databaseNotices)
     }
 
     /// The connection, for `migrate` and `status`.
@@ -140,4 +140,11 @@ extension Timestamp {
     public static func now() -> Timestamp {
         Timestamp(microseconds: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
     }
+}
+
+/// How the ETL connects, whatever its DATABASE_URL says.
+public enum ETLConnection {
+    /// Only a read-write session (the primary): a multi-host DATABASE_URL listing standbys too, as
+    /// the responders' does, still writes to the primary.
+    public static let overrides: [(String, String)] = [("target_session_attrs", "read-write")]
 }

@@ -13,6 +13,7 @@ public final class Connection {
     private let applicationName: String
     private let statementTimeoutMS: Int
     private let genericPlans: Bool
+    private let overrides: [(String, String)]
 
     /// Connects with a libpq conninfo string or URI (`DATABASE_URL`).
     ///
@@ -37,6 +38,7 @@ public final class Connection {
         self.applicationName = applicationName
         self.statementTimeoutMS = statementTimeoutMS
         self.genericPlans = genericPlans
+        self.overrides = overrides
         self.notices = NoticeSink(onNotice)
         let keys = ["connect_timeout", "application_name", "dbname", "options"] + overrides.map(\.0)
         let values = ["3", applicationName, conninfo, "-c TimeZone=UTC -c jit=off -c statement_timeout=\(statementTimeoutMS)"
@@ -160,7 +162,8 @@ public final class Connection {
         if let handle { PQfinish(handle) }
         handle = nil
         prepared.removeAll()
-        let fresh = try Connection(conninfo: conninfo, applicationName: applicationName, statementTimeoutMS: statementTimeoutMS, genericPlans: genericPlans)
+        let fresh = try Connection(conninfo: conninfo, applicationName: applicationName, statementTimeoutMS: statementTimeoutMS,
+                                   genericPlans: genericPlans, overrides: overrides)
         swap(&handle, &fresh.handle)
         installNoticeProcessor()
     }

@@ -1,5 +1,6 @@
 """Integration harness: a real PostgreSQL cluster, real responders and a real nginx, all in a
 temporary directory on free ports, started once per test session by scripts/stack.sh."""
+import contextlib
 import os
 import pathlib
 import re
@@ -111,9 +112,10 @@ class Stack:
             return result
         return [line.split("\t") for line in result.stdout.splitlines() if line]
 
-    def psql_admin(self, sql: str, database: str = "kasparro") -> "list[list[str]]":
-        """Runs `sql` as the cluster's superuser (pg_terminate_backend, for one)."""
-        result = self.sh("psql-admin", "-d", database, "-At", "-F", "\t", "-c", sql)
+    def psql_admin(self, sql: str, database: str = "kasparro", port: "str | None" = None) -> "list[list[str]]":
+        """Runs `sql` as the cluster's superuser (pg_terminate_backend, for one), on the primary or
+        on the server at `port` (a standby)."""
+        result = self.sh("psql-admin", "-d", database, *(["-p", port] if port else []), "-At", "-F", "\t", "-c", sql)
         return [line.split("\t") for line in result.stdout.splitlines() if line]
 
     def fresh_database(self) -> str:
@@ -187,11 +189,13 @@ def responder(stack, tmp_path):
             one.stop()
 
 
-@pytest.fixture(scope="session")
-def stack():
-    run_dir = pathlib.Path(tempfile.mkdtemp(prefix="kasparro-test-"))
+@contextlib.contextmanager
+def running_stack(prefix: str, **settings: str):
+    """A whole stack in a run directory of its own, `settings` added to its environment."""
+    run_dir = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(run_dir, 0o755)
     s = Stack(run_dir)
+    s.env.update(settings)
     # The real sample files, copied so tests may append to them (the originals stay untouched).
     shutil.copytree(SAMPLES / "csv", s.csv_dir)
     try:
@@ -205,6 +209,12 @@ def stack():
             print(f"test run directory kept: {run_dir}")
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    with running_stack("kasparro-test-") as s:
+        yield s
 
 
 def fixture_requests(stack) -> list:

@@ -1,0 +1,170 @@
+"""Read scale-out on a streaming hot standby (a stack of its own, `make up STANDBYS=1`): responders
+read from the standby, fall back to the primary when it dies and come back when it returns, keep
+serving what the standby has while its replay is paused, and report its role and lag in /health."""
+import datetime
+import json
+import os
+import random
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import running_stack, wait_for
+
+
+@pytest.fixture(scope="module")
+def replicated():
+    with running_stack("kasparro-standby-", STANDBYS="1", RESPONDERS="2", REPLICA_MAX_LAG_SECONDS="2") as s:
+        settings = dict(line.split("=", 1) for line in (s.run_dir / "stack.env").read_text().splitlines() if "=" in line)
+        s.standby_port = settings["STANDBY_PORTS"].split(",")[0]
+        yield s
+
+
+def api_sessions(stack, port=None) -> int:
+    return int(stack.psql_admin("SELECT count(*) FROM pg_stat_activity WHERE usename = 'kasparro_api' "
+                                "AND application_name = 'kasparro-api'", port=port)[0][0])
+
+
+def append_bitcoin_days(stack, days: int) -> None:
+    """SYNTHETIC test rows: `days` more days of Bitcoin after the newest one in the stack's CSV copy."""
+    path = stack.csv_dir / "coin_Bitcoin.csv"
+    lines = path.read_text().splitlines()
+    number, last = int(lines[-1].split(",")[0]), datetime.datetime.strptime(lines[-1].split(",")[3], "%d-%m-%Y %H:%M")
+    with open(path, "a") as f:
+        for day in range(1, days + 1):
+            f.write(f"{number + day},Bitcoin,BTC,{last + datetime.timedelta(days=day):%d-%m-%Y %H:%M},1,1,1,{50000 + day},1,1\r\n")
+
+
+def total(stack, **params) -> int:
+    r = stack.get("/data", params={"page_size": 1, **params})
+    assert r.status_code == 200, r.text
+    return r.json()["total"]
+
+
+class Load:
+    """Clients requesting /data through nginx until stopped; every non-200 is kept."""
+
+    def __init__(self, stack, params=lambda: {"page_size": 5}, clients: int = 4):
+        self.stack, self.params, self.stop = stack, params, threading.Event()
+        self.ok, self.failed = 0, []
+        self.threads = [threading.Thread(target=self.run) for _ in range(clients)]
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                r = self.stack.get("/data", params=self.params())
+                status = r.status_code
+            except Exception as error:  # a failed request of any kind counts
+                status = repr(error)
+            if status == 200:
+                self.ok += 1
+            else:
+                self.failed.append(status)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+
+def test_no_standby_configured_is_the_primary_alone(stack):
+    body = stack.get("/health", key=None).json()
+    assert body["databases"] == [{"role": "primary", "status": "healthy"}]
+    assert api_sessions(stack) > 0
+
+
+def test_api_sessions_run_on_the_standby_and_serve_replayed_writes(replicated):
+    before = total(replicated, symbol="btc")
+    for _ in range(20):
+        replicated.get("/data", params={"page_size": 3})
+    assert api_sessions(replicated, port=replicated.standby_port) > 0
+    assert api_sessions(replicated) == 0, "no API session on the primary while the standby answers"
+    health = replicated.get("/health", key=None).json()
+    assert [d["role"] for d in health["databases"]] == ["standby", "primary"]
+    assert health["databases"][0]["status"] == "healthy" and health["databases"][0]["replay_lag_seconds"] < 2
+    assert "127.0.0.1" not in json.dumps(health) and replicated.standby_port not in json.dumps(health)
+    # The ETL writes on the primary (its DATABASE_URL may even name the standby first); the rows
+    # reach the standby and are served from there.
+    append_bitcoin_days(replicated, 3)
+    replicated.etl("run", "--source", "csv", env={"DATABASE_URL":
+        f"postgresql://kasparro_etl@127.0.0.1:{replicated.standby_port},127.0.0.1:{replicated.env['PG_PORT']}/kasparro"})
+    assert wait_for(lambda: total(replicated, symbol="btc") == before + 3, timeout=3)
+    metrics = replicated.get("/metrics", key=None).text
+    assert f'kasparro_database_server_up{{server="127.0.0.1:{replicated.standby_port}",role="standby"}} 1' in metrics
+    assert f'kasparro_database_replay_lag_seconds{{server="127.0.0.1:{replicated.standby_port}"}}' in metrics
+
+
+def test_replay_paused_keeps_serving_what_the_standby_has(replicated):
+    before = total(replicated, symbol="btc")
+    replicated.psql_admin("SELECT pg_wal_replay_pause()", port=replicated.standby_port)
+    try:
+        append_bitcoin_days(replicated, 2)
+        replicated.etl("run", "--source", "csv")
+        # The standby's data, still served (not an error, not the primary's).
+        assert all(total(replicated, symbol="btc") == before for _ in range(5))
+
+        def lagging():
+            body = replicated.get("/health", key=None).json()
+            standby = body["databases"][0]
+            return body["status"] == "degraded" and standby["status"] == "lagging" and standby["replay_paused"] and body
+        degraded = wait_for(lagging, timeout=8, interval=0.3)
+        assert degraded and degraded["databases"][0]["replay_lag_seconds"] > 2
+    finally:
+        replicated.psql_admin("SELECT pg_wal_replay_resume()", port=replicated.standby_port)
+    assert wait_for(lambda: total(replicated, symbol="btc") == before + 2, timeout=3)
+    assert wait_for(lambda: replicated.get("/health", key=None).json()["databases"][0]["status"] == "healthy", timeout=3)
+
+
+def test_standby_killed_under_load_fails_nothing_and_sessions_return(replicated):
+    pid = int(replicated.sh("standby", "pid", "1").stdout.strip())
+    rng = random.Random(5)
+    # Distinct filters: every request runs statements (a cached page needs no session at all).
+    uncached = lambda: {"page_size": 5, "since": f"2015-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00Z"}
+    with Load(replicated, params=uncached) as load:
+        time.sleep(1)
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(2)
+        assert api_sessions(replicated) > 0, "the pool fell back to the primary"
+        replicated.sh("standby", "start", "1")
+        restarted = time.monotonic()
+        back = wait_for(lambda: api_sessions(replicated, port=replicated.standby_port) > 0, timeout=30, interval=0.5)
+        on_primary = api_sessions(replicated)
+        returned_after = time.monotonic() - restarted
+        time.sleep(0.5)
+    print(f"standby kill -9 under load: {load.ok} requests ok, {len(load.failed)} failed; "
+          f"sessions back on the standby {returned_after:.1f} s after its restart")
+    assert load.failed == [] and load.ok > 100
+    assert back, f"sessions did not return to the standby within 30 s ({on_primary} on the primary)"
+
+
+def test_retention_drop_on_the_primary_while_the_standby_reads_it(replicated):
+    """Replay of the DETACH/DROP waits for the standby's running queries (max_standby_streaming_delay)
+    instead of cancelling them: 0 failed requests while old partitions go."""
+    rng = random.Random(3)
+    # The samples start in April 2016; 96 months back from today drops the 2016 and 2017 partitions.
+    old = lambda: {"symbol": "btc", "page_size": 5, "until": f"{rng.randint(2016, 2017)}-{rng.randint(1, 12):02d}-01"}
+    assert total(replicated, until="2018-01-01") > 0
+    with Load(replicated, params=old) as load:
+        time.sleep(1)
+        replicated.etl("retention", env={"RETENTION_MARKET_MONTHS": "96", "RETENTION_RAW_MONTHS": "96"})
+        time.sleep(1.5)
+    assert load.failed == [] and load.ok > 50, load.failed[:5]
+    assert wait_for(lambda: total(replicated, until="2018-01-01") == 0, timeout=3)
+
+
+def test_down_leaves_no_replication_slot(replicated):
+    assert replicated.psql_admin("SELECT count(*) FROM pg_replication_slots")[0][0] == "1"
+    replicated.sh("down")
+    replicated.sh("pg-start")
+    try:
+        assert replicated.psql_admin("SELECT count(*) FROM pg_replication_slots")[0][0] == "0"
+        assert not list((replicated.run_dir / "pg").glob("standby-*"))
+    finally:
+        replicated.sh("pg-stop")
