@@ -172,7 +172,7 @@ SQL
             log "cloning standby $k (port $port) from the primary"
             psql_admin -d postgres -c "SELECT pg_drop_replication_slot('kasparro_standby_$k') FROM pg_replication_slots WHERE slot_name = 'kasparro_standby_$k'" >/dev/null
             as_pg env PGPASSFILE="$REPL_PGPASS" "$bin/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U kasparro_replicator -w \
-                -D "$dir" -R -X stream -C -S "kasparro_standby_$k" >/dev/null \
+                -D "$dir" -R -X stream -C -S "kasparro_standby_$k" --checkpoint=fast >/dev/null \
                 || die "pg_basebackup of standby $k failed"
             # hot_standby_feedback: the primary's vacuum keeps rows a standby query still reads, so
             # those queries are not cancelled. max_standby_streaming_delay: replay of a conflicting
