@@ -53,7 +53,7 @@ enum DataPage {
                     metrics.pageStatement()
                     let known = cache.total(query.filterKey)
                     let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0,
-                                                    rollup: session.fineRollup)
+                                                    rollup: session.fineRollup, aliases: session.hasAliases)
                     let page = try connection.withPreparedRows(statement.sql, statement.params) { rows in
                         try write(rows, size: query.pageSize)
                     }

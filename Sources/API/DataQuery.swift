@@ -147,7 +147,8 @@ public struct DataQuery: Sendable, Equatable {
     /// with pgbench, building the JSON inside PostgreSQL (`json_agg`) halved the statement's
     /// throughput, and PostgreSQL is the part the whole pool shares.
     /// The connection prepares each distinct SQL text once, so every combination keeps its plan.
-    func statement(knownVersion: Int64, knownTotal: Int64, rollup: FineRollup = .monthly) -> (sql: String, params: [String?]) {
+    func statement(knownVersion: Int64, knownTotal: Int64, rollup: FineRollup = .monthly,
+                   aliases: Bool = true) -> (sql: String, params: [String?]) {
         var params: [String?] = []
         func bind(_ value: String) -> String {
             params.append(value)
@@ -167,8 +168,12 @@ public struct DataQuery: Sendable, Equatable {
         }
         if let assetID {
             let value = bind(String(assetID))
-            filters.append("m.asset_id = \(value)::bigint")
-            rollupFilters.append("c.asset_id = \(value)::bigint")
+            // An asset merged away by an operator answers as the asset it was merged into
+            // (one InitPlan per execution, then the asset index as before).
+            let asset = aliases ? "(SELECT coalesce(max(x.asset_id), \(value)::bigint) FROM asset_aliases x WHERE x.alias_id = \(value)::bigint)"
+                : "\(value)::bigint"
+            filters.append("m.asset_id = \(asset)")
+            rollupFilters.append("c.asset_id = \(asset)")
         }
         // The total: whole buckets from a rollup, partial buckets at the edges from the table.
         let plan = TotalPlan(since: since, until: until, fine: symbol != nil || assetID != nil, rollup: rollup)

@@ -15,6 +15,8 @@ public final class ReadSession {
     private let onDatabaseError: () -> Void
     /// Which rollup of asset and symbol counts this connection's database has.
     private(set) var fineRollup: FineRollup = .monthly
+    /// Whether this connection's database has `asset_aliases` (migration 7).
+    private(set) var hasAliases = true
     /// Whether standbys are preferred (a multi-host conninfo with `target_session_attrs=prefer-standby`).
     private let prefersStandby: Bool
     /// The watcher's standby epoch: it changes when a standby answers again.
@@ -43,7 +45,10 @@ public final class ReadSession {
             } catch let error as DatabaseError where error.sqlState == "42P01" && attempt == 0 {
                 // A table this responder reads is gone: the schema was migrated under it (the
                 // per-day rollup gives way to the per-month one). Look again, then retry once.
-                if let connection { fineRollup = (try? ReadSession.rollup(of: connection)) ?? .monthly }
+                if let connection, let described = try? ReadSession.describe(connection) {
+                    fineRollup = described.rollup
+                    hasAliases = described.aliases
+                }
             } catch let error as DatabaseError where error.isConnectionLoss {
                 onDatabaseError()
                 connection = nil
@@ -94,24 +99,22 @@ public final class ReadSession {
         let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api",
                                    statementTimeoutMS: Int(ReadSession.statementTimeoutSeconds * 1000),
                                    genericPlans: true, onNotice: logger.databaseNotices)
-        let (rollup, standby) = try ReadSession.describe(fresh)
+        let (rollup, standby, aliases) = try ReadSession.describe(fresh)
         fineRollup = rollup
+        hasAliases = aliases
         onPrimarySince = prefersStandby && !standby ? epoch : nil
         connection = fresh
         return fresh
     }
 
-    private static func rollup(of connection: Connection) throws(DatabaseError) -> FineRollup {
-        try describe(connection).rollup
-    }
-
-    /// The rollup the connection's database has, and whether it is a standby.
-    private static func describe(_ connection: Connection) throws(DatabaseError) -> (rollup: FineRollup, standby: Bool) {
+    /// The rollup the connection's database has, whether it is a standby, and whether it has
+    /// asset aliases (a responder upgraded ahead of a migration keeps answering).
+    private static func describe(_ connection: Connection) throws(DatabaseError) -> (rollup: FineRollup, standby: Bool, aliases: Bool) {
         let row = try connection.query("""
             SELECT to_regclass('market_counts_monthly') IS NOT NULL OR to_regclass('market_counts_daily') IS NULL AS monthly,
-                   pg_is_in_recovery() AS standby
+                   pg_is_in_recovery() AS standby, to_regclass('asset_aliases') IS NOT NULL AS aliases
             """).single()
         let monthly: Bool = try row.get("monthly")
-        return (monthly ? .monthly : .daily, try row.get("standby"))
+        return (monthly ? .monthly : .daily, try row.get("standby"), try row.get("aliases"))
     }
 }

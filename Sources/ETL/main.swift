@@ -20,7 +20,7 @@ struct KasparroETL: ParsableCommand {
         committed), 1 database or configuration unusable, 75 another ETL invocation is running.
         """,
         version: kasparroVersion,
-        subcommands: [Migrate.self, Run.self, Status.self, Raw.self, RetentionCommand.self])
+        subcommands: [Migrate.self, Run.self, Status.self, Raw.self, RetentionCommand.self, Assets.self])
 }
 
 struct Migrate: ParsableCommand {
@@ -165,6 +165,98 @@ struct RetentionCommand: ParsableCommand {
                   + (item.rows.map { " — \($0) records" } ?? ""))
         }
         if dropped.isEmpty && !standardOutputIsJournal() { print("retention: nothing older than the settings keep") }
+    }
+}
+
+struct Assets: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Canonical assets: what is uncertain, and the operator's merges and splits.",
+        discussion: """
+        A merge or split moves the affected market records in one transaction, is recorded with
+        when, who (--operator, an audit hint) and why (--reason, required), and is never undone by
+        a later run. Exit status: 0 done, 1 refused (nothing changed), 75 an ETL run is in progress.
+        """,
+        subcommands: [AssetsList.self, AssetsMerge.self, AssetsSplit.self, AssetsOverrides.self])
+}
+
+/// The operator's login name: the default for --operator.
+private func loginName() -> String {
+    ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
+        ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? String(cString: getlogin() ?? strdup("unknown"))
+}
+
+/// Runs an operator's command; a refusal is one line on stderr and exit 1, a busy ETL exit 75.
+private func administer(_ body: (AssetAdmin) throws -> Void) throws {
+    let (logger, connection) = try openDatabase()
+    do {
+        try body(AssetAdmin(connection: connection, logger: logger))
+    } catch let error as AssetAdminError {
+        FileHandle.standardError.write(Data("kasparro-etl assets: \(error.description)\n".utf8))
+        throw ExitCode(error.description.hasPrefix("an ETL run is in progress") ? 75 : 1)
+    }
+}
+
+struct AssetsList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "Show matches below a confidence and near misses that were not merged, with their evidence.")
+
+    @Flag(help: "Only what is uncertain (the only listing so far).")
+    var uncertain = false
+
+    @Option(help: "Matches below this confidence are listed.")
+    var below: Double = 0.9
+
+    func run() throws {
+        try administer { admin in
+            let lines = try admin.uncertain(threshold: below)
+            print(lines.isEmpty ? "nothing uncertain" : lines.joined(separator: "\n"))
+        }
+    }
+}
+
+struct AssetsMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge", abstract: "Merge asset OTHER into KEEP: its mappings and records move; OTHER stays an alias of KEEP.")
+
+    @Argument(help: "The asset to keep.") var keep: Int64
+    @Argument(help: "The asset merged into it.") var other: Int64
+    @Option(help: "Who decided (default: your login name).") var `operator`: String?
+    @Option(help: "Why (required).") var reason: String
+
+    func run() throws {
+        try administer { admin in
+            let done = try admin.merge(keep: keep, other: other, operator: `operator` ?? loginName(), reason: reason)
+            print("override #\(done.overrideID): asset \(other) merged into \(keep), \(done.rowsMoved) records moved")
+        }
+    }
+}
+
+struct AssetsSplit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "split", abstract: "Move one source coin's mapping and records to a new asset of its own.")
+
+    @Argument(help: "The source (\(Source.allNames)).") var source: Source
+    @Argument(help: "The coin's id at that source.") var sourceID: String
+    @Option(help: "Who decided (default: your login name).") var `operator`: String?
+    @Option(help: "Why (required).") var reason: String
+
+    func run() throws {
+        try administer { admin in
+            let done = try admin.split(source: source, sourceID: sourceID, operator: `operator` ?? loginName(), reason: reason)
+            print("override #\(done.overrideID): \(source.rawValue) \(sourceID) split from asset \(done.otherID) "
+                  + "to new asset \(done.assetID), \(done.rowsMoved) records moved")
+        }
+    }
+}
+
+struct AssetsOverrides: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "overrides", abstract: "Every merge and split, with when, who and why.")
+
+    func run() throws {
+        try administer { admin in
+            let lines = try admin.overrides()
+            print(lines.isEmpty ? "no overrides" : lines.joined(separator: "\n"))
+        }
     }
 }
 

@@ -104,4 +104,39 @@ public enum Identity {
         }
         return best ?? IdentityMatch(method: .new, confidence: 1.0, assetID: nil)
     }
+
+    /// Words sources add to a project's name ("… Network", "… Token"): not what tells two coins apart.
+    static let genericWords: Set<String> = ["token", "network", "protocol", "project", "coin", "finance", "the"]
+
+    /// A name's words, lower-cased, without the generic ones, run together: `Helium Network` and
+    /// `Helium` both become `helium`. Empty when nothing but generic words is left.
+    public static func essentialName(_ name: String) -> String {
+        let words = slug(name).split(separator: "-").map(String.init)
+        return words.filter { !genericWords.contains($0) }.joined()
+    }
+
+    /// For an operator: what speaks for and against two assets with the same ticker being one coin,
+    /// from their mapped coins' names and ids.
+    public static func nearMissEvidence(a: (names: [String], ids: [String]), b: (names: [String], ids: [String])) -> String {
+        var found: [String] = []
+        let aEssential = Set(a.names.map(essentialName)).subtracting([""])
+        let bEssential = Set(b.names.map(essentialName)).subtracting([""])
+        if !aEssential.isDisjoint(with: bEssential) {
+            found.append("names equal without generic words (\(aEssential.intersection(bEssential).sorted().joined(separator: ", ")))")
+        }
+        let aKeys = Set(a.ids.map(compact) + a.names.map(compact))
+        let bKeys = Set(b.ids.map(compact) + b.names.map(compact))
+        // CoinPaprika's ids are `ticker-name`: the part after the dash may name the other coin.
+        let slugs = (a.ids + b.ids).compactMap { id -> String? in
+            guard let dash = id.firstIndex(of: "-") else { return nil }
+            return compact(String(id[id.index(after: dash)...]))
+        }
+        if slugs.contains(where: { aKeys.contains($0) && bKeys.contains($0) }) {
+            found.append("a CoinPaprika id slug names both")
+        }
+        if found.isEmpty {
+            found.append("names differ (\(a.names.joined(separator: " / ")) vs \(b.names.joined(separator: " / "))): kept apart")
+        }
+        return found.joined(separator: "; ")
+    }
 }
