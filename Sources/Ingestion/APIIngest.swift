@@ -17,6 +17,8 @@ struct APIIngest {
     let maxPages: Int
     let batchSize: Int
     let driftThreshold: Double
+    /// Whether to refresh the source's coin list (at most once a day) before the snapshot.
+    var coinLists = true
 
     /// Parse and normalize one element, or say why it is quarantined.
     private var normalize: (JSONValue, Timestamp) throws(QuarantineReason) -> MarketRecord {
@@ -32,6 +34,7 @@ struct APIIngest {
             context.retries = fetcher.retries
             context.rateLimitWaitSeconds = fetcher.rateLimitWaits
         }
+        if coinLists { CoinLists.refreshIfDue(source, fetcher: fetcher, connection: context.connection, logger: context.logger) }
         var elements: [(value: JSONValue, raw: ArraySlice<UInt8>)] = []
         var pages: [RawPage] = []
         var hasher = FNV1a()

@@ -1,6 +1,7 @@
 // Ties each source coin to its canonical asset, creating assets and mappings inside the caller's transaction.
 import MarketData
 import Store
+import Support
 
 /// Resolves `(source, source_id)` to an `asset_id`, with the rules of `Identity`.
 ///
@@ -13,12 +14,16 @@ final class AssetResolver {
     private var mapped: [Key: Int64] = [:]
     private var candidates: [Int64: AssetCandidate] = [:]
     private var bySymbol: [String: [Int64]] = [:]
+    /// Assets by their ticker without its first letter (`MIOTA` under `IOTA`): ticker variants.
+    private var longer: [String: [Int64]] = [:]
     private var pending: (mapped: [Key: Int64], candidates: [AssetCandidate]) = ([:], [])
+    /// The sources' coin lists, read at the first coin to resolve (after this run's list refresh).
+    private var directory: CoinDirectory?
 
     /// Loads every asset and mapping.
     init(connection: Connection) throws {
         let rows = try connection.query("""
-            SELECT s.source, s.source_id, s.asset_id, a.symbol, s.name
+            SELECT s.source, s.source_id, s.asset_id, a.symbol, s.name, s.max_supply, s.total_supply, s.circulating_supply
             FROM asset_sources s JOIN assets a USING (asset_id)
             """).rows
         for row in rows {
@@ -26,7 +31,10 @@ final class AssetResolver {
             let sourceID: String = try row.get("source_id")
             let id: Int64 = try row.get("asset_id")
             mapped[Key(source: source, sourceID: sourceID)] = id
-            add(to: id, symbol: try row.get("symbol"), source: source, sourceID: sourceID, name: try row.get("name"))
+            let supply = Supply(max: try row.optional("max_supply"), total: try row.optional("total_supply"),
+                                circulating: try row.optional("circulating_supply"))
+            add(to: id, symbol: try row.get("symbol"), source: source, sourceID: sourceID, name: try row.get("name"),
+                supply: supply.isEmpty ? nil : supply)
         }
     }
 
@@ -49,10 +57,16 @@ final class AssetResolver {
     /// Matches new coins against known assets, then writes new assets and all mappings with one
     /// statement each. New coins of one batch never match each other: they share a source.
     private func resolve(_ coins: [MarketRecord], connection: Connection) throws {
+        if directory == nil { directory = try CoinLists.directory(connection) }
         let matches = coins.map { coin in
             let symbol = coin.symbol.uppercased()
-            let pool = (bySymbol[symbol] ?? []).compactMap { candidates[$0] }
-            return Identity.match(source: coin.source, sourceID: coin.sourceID, symbol: symbol, name: coin.name, candidates: pool)
+            // Candidates: the same ticker, and tickers one leading letter longer or shorter.
+            var ids = bySymbol[symbol] ?? []
+            if symbol.count >= 4 { ids += bySymbol[String(symbol.dropFirst())] ?? [] }
+            ids += longer[symbol] ?? []
+            let pool = ids.compactMap { candidates[$0] }
+            return Identity.match(source: coin.source, sourceID: coin.sourceID, symbol: symbol, name: coin.name,
+                                  supply: coin.supply, candidates: pool, directory: directory)
         }
         var ids = matches.map(\.assetID)
         let needNew = ids.indices.filter { ids[$0] == nil }
@@ -69,19 +83,27 @@ final class AssetResolver {
                       sqlArrayLiteral(needNew.map { coins[$0].symbol.uppercased() }),
                       sqlArrayLiteral(needNew.map { coins[$0].name })])
         }
+        func number(_ value: Double?) -> String? { value.map { String($0) } }
         try connection.query("""
-            INSERT INTO asset_sources (source, source_id, asset_id, symbol, name, match_method, match_confidence)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::numeric[])
+            INSERT INTO asset_sources (source, source_id, asset_id, symbol, name, match_method, match_confidence,
+                                       max_supply, total_supply, circulating_supply, evidence, score)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::numeric[],
+                                 $8::float8[], $9::float8[], $10::float8[], $11::jsonb[], $12::float8[])
             """, [sqlArrayLiteral(coins.map(\.source.rawValue)), sqlArrayLiteral(coins.map(\.sourceID)),
                   sqlArrayLiteral(ids.map { String($0!) }), sqlArrayLiteral(coins.map { $0.symbol.uppercased() }),
                   sqlArrayLiteral(coins.map(\.name)), sqlArrayLiteral(matches.map(\.method.rawValue)),
-                  sqlArrayLiteral(matches.map { String($0.confidence) })])
+                  sqlArrayLiteral(matches.map { String($0.confidence) }),
+                  sqlArrayLiteral(coins.map { number($0.supply?.max) }), sqlArrayLiteral(coins.map { number($0.supply?.total) }),
+                  sqlArrayLiteral(coins.map { number($0.supply?.circulating) }),
+                  sqlArrayLiteral(matches.map { AssetResolver.evidenceJSON($0.evidence) }),
+                  sqlArrayLiteral(matches.map { String($0.score) })])
         for (coin, id) in zip(coins, ids) {
             pending.mapped[Key(source: coin.source, sourceID: coin.sourceID)] = id!
             pending.candidates.append(AssetCandidate(
                 assetID: id!, symbol: coin.symbol.uppercased(),
                 keys: Identity.keys(source: coin.source, sourceID: coin.sourceID, symbol: coin.symbol, name: coin.name),
-                names: [Identity.compact(coin.name)], sources: [coin.source]))
+                names: [Identity.compact(coin.name)], sources: [coin.source], supplies: coin.supply.map { [$0] } ?? [],
+                essentials: [Identity.essentialName(coin.name)]))
         }
     }
 
@@ -90,7 +112,8 @@ final class AssetResolver {
         mapped.merge(pending.mapped) { _, new in new }
         for candidate in pending.candidates {
             for source in candidate.sources {
-                add(to: candidate.assetID, symbol: candidate.symbol, source: source, keys: candidate.keys, names: candidate.names)
+                add(to: candidate.assetID, symbol: candidate.symbol, source: source, keys: candidate.keys, names: candidate.names,
+                    supplies: candidate.supplies, essentials: candidate.essentials)
             }
         }
         rollback()
@@ -101,19 +124,29 @@ final class AssetResolver {
         pending = ([:], [])
     }
 
-    private func add(to id: Int64, symbol: String, source: Source, sourceID: String, name: String) {
+    private func add(to id: Int64, symbol: String, source: Source, sourceID: String, name: String, supply: Supply?) {
         add(to: id, symbol: symbol, source: source,
             keys: Identity.keys(source: source, sourceID: sourceID, symbol: symbol, name: name),
-            names: [Identity.compact(name)])
+            names: [Identity.compact(name)], supplies: supply.map { [$0] } ?? [], essentials: [Identity.essentialName(name)])
     }
 
-    private func add(to id: Int64, symbol: String, source: Source, keys: Set<String>, names: Set<String>) {
+    private func add(to id: Int64, symbol: String, source: Source, keys: Set<String>, names: Set<String>, supplies: [Supply],
+                     essentials: Set<String>) {
         if candidates[id] == nil {
             candidates[id] = AssetCandidate(assetID: id, symbol: symbol, keys: [], names: [], sources: [])
             bySymbol[symbol, default: []].append(id)
+            if symbol.count >= 4 { longer[String(symbol.dropFirst()), default: []].append(id) }
         }
         candidates[id]!.keys.formUnion(keys)
         candidates[id]!.names.formUnion(names)
         candidates[id]!.sources.insert(source)
+        candidates[id]!.supplies += supplies
+        candidates[id]!.essentials.formUnion(essentials.subtracting([""]))
+    }
+
+    /// A mapping's evidence as stored in `asset_sources.evidence`.
+    static func evidenceJSON(_ evidence: [Evidence]) -> String {
+        "[" + evidence.map { "{\"kind\":\(jsonString($0.kind)),\"weight\":\($0.weight),\"detail\":\(jsonString($0.detail))}" }
+            .joined(separator: ",") + "]"
     }
 }

@@ -26,6 +26,8 @@ public struct ETLConfig: Sendable {
     public var driftRenameThreshold: Double
     /// Pages of 250 CoinGecko markets per run.
     public var coingeckoMaxPages: Int
+    /// Whether API runs fetch the source's coin list (at most once a day) as identity evidence.
+    public var coinLists: Bool
     /// What retention drops, whole partitions at a time.
     public var retention: RetentionPolicy
 
@@ -69,6 +71,7 @@ public struct ETLConfig: Sendable {
             requestsPerMinute: try settings.integer("COINGECKO_REQUESTS_PER_MINUTE", default: 30, in: 1...100_000),
             retry: retry, connectTimeout: connectTimeout, timeout: timeout)
         coingeckoMaxPages = try settings.integer("COINGECKO_MAX_PAGES", default: 2, in: 1...100)
+        coinLists = try settings.choice("COIN_LISTS", default: Toggle.on) == .on
         driftRenameThreshold = try settings.number("SCHEMA_DRIFT_RENAME_THRESHOLD", default: SchemaDrift.defaultThreshold, in: 0...1)
         retention = try RetentionPolicy(
             marketMonths: settings.optionalInteger("RETENTION_MARKET_MONTHS", in: 0...1200).flatMap { $0 == 0 ? nil : $0 },
@@ -140,4 +143,9 @@ enum CoinGeckoPlan: String, CaseIterable {
         case .pro: return "x-cg-pro-api-key"
         }
     }
+}
+
+/// An on/off setting.
+enum Toggle: String, CaseIterable {
+    case on, off
 }

@@ -98,10 +98,11 @@ public final class Pipeline {
             case .csv: try CSVIngest(directory: config.csvDirectory, batchSize: config.batchSize).run(ctx)
             case .coinpaprika:
                 try APIIngest(source: .coinpaprika, config: config.coinpaprika, maxPages: 1, batchSize: config.batchSize,
-                              driftThreshold: config.driftRenameThreshold).run(ctx)
+                              driftThreshold: config.driftRenameThreshold, coinLists: config.coinLists).run(ctx)
             case .coingecko:
                 try APIIngest(source: .coingecko, config: config.coingecko, maxPages: config.coingeckoMaxPages,
-                              batchSize: config.batchSize, driftThreshold: config.driftRenameThreshold).run(ctx)
+                              batchSize: config.batchSize, driftThreshold: config.driftRenameThreshold,
+                              coinLists: config.coinLists).run(ctx)
             }
         } catch let error as DatabaseError {
             failure = error.isConnectionLoss ? "database unavailable" : "database error: \(error.sqlState ?? "unknown")"

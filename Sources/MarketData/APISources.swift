@@ -72,7 +72,18 @@ struct APIRecordLayout: Sendable {
             priceUSD: priceUSD,
             marketCapUSD: try Field.amount(amounts, marketCap, label: label(marketCap), zeroIsMissing: true),
             volume24hUSD: try Field.amount(amounts, volume, label: label(volume), zeroIsMissing: false),
-            rank: try Field.rank(row, rank))
+            rank: try Field.rank(row, rank), supply: APIRecordLayout.supply(row))
+    }
+
+    /// `max_supply`, `total_supply` and `circulating_supply` at the row's top level (both APIs put
+    /// them there); anything that is not a number is unknown, never a reason to quarantine.
+    static func supply(_ row: JSONValue) -> Supply? {
+        func number(_ key: String) -> Double? {
+            if case .number(let text)? = row[key] { return Double(text) }
+            return nil
+        }
+        let supply = Supply(max: number("max_supply"), total: number("total_supply"), circulating: number("circulating_supply"))
+        return supply.isEmpty ? nil : supply
     }
 }
 

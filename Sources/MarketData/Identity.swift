@@ -6,8 +6,24 @@ public enum MatchMethod: String, Sendable, CaseIterable {
     case symbolName = "symbol+name"
     /// Same ticker, and a name key (source id, CoinPaprika slug) of a coin mapped to the asset.
     case symbolID = "symbol+id"
+    /// Same ticker, and the same name once generic words ("Network", "Token") are dropped.
+    case symbolNameWords = "symbol+name-words"
+    /// Same ticker, names differ (a rename at one source), and the supply figures agree.
+    case symbolSupply = "symbol+supply"
+    /// A ticker written differently (an extra leading letter) and the same display name.
+    case tickerVariantName = "ticker-variant+name"
     /// No asset matched: a new one was created.
     case new
+}
+
+/// One piece of evidence for (positive weight) or against (negative) two coins being one.
+public struct Evidence: Sendable, Equatable, Codable {
+    /// `name`, `id`, `name-words`, `max-supply`, `total-supply`, `circulating-supply`, `ticker-variant`.
+    public let kind: String
+    /// What it added to the score.
+    public let weight: Double
+    /// For people: what was compared.
+    public let detail: String
 }
 
 /// How a source's coin was tied to a canonical asset.
@@ -18,6 +34,10 @@ public struct IdentityMatch: Sendable, Equatable {
     public let confidence: Double
     /// The matched asset, or nil when a new asset must be created.
     public let assetID: Int64?
+    /// The evidence that decided (for a new asset: the best candidate's, which fell short).
+    public var evidence: [Evidence] = []
+    /// The evidence's combined score.
+    public var score: Double = 0
 }
 
 /// A canonical asset as the matcher sees it: its symbol and every name key of its mappings.
@@ -32,14 +52,21 @@ public struct AssetCandidate: Sendable {
     public var names: Set<String>
     /// Sources that already have a coin mapped to it.
     public var sources: Set<Source>
+    /// Its mapped coins' supply figures, where known.
+    public var supplies: [Supply]
+    /// Its mapped coins' names without generic words (see `Identity.essentialName`).
+    public var essentials: Set<String>
 
     /// Creates a candidate.
-    public init(assetID: Int64, symbol: String, keys: Set<String>, names: Set<String>, sources: Set<Source> = []) {
+    public init(assetID: Int64, symbol: String, keys: Set<String>, names: Set<String>, sources: Set<Source> = [],
+                supplies: [Supply] = [], essentials: Set<String> = []) {
         self.assetID = assetID
         self.symbol = symbol
         self.keys = keys
         self.names = names
         self.sources = sources
+        self.supplies = supplies
+        self.essentials = essentials
     }
 }
 
@@ -85,24 +112,123 @@ public enum Identity {
         return keys
     }
 
+    /// The score a coin needs to join an asset.
+    public static let threshold = 0.45
+
     /// Chooses the asset for a source coin among candidates, or says a new asset is needed.
-    public static func match(source: Source, sourceID: String, symbol: String, name: String,
-                             candidates: [AssetCandidate]) -> IdentityMatch {
+    ///
+    /// Evidence, each with its weight: the same display name (0.6), the coin's own id among the
+    /// asset's keys (0.6), another name key — source id, CoinPaprika slug — in common (0.5), the
+    /// same name once generic words are dropped (0.45);
+    /// maximum supply within 1% (+0.4, more than 10% apart −0.15: maximums get raised, redenominated,
+    /// merged), another coin in the source's own coin list with the same ticker and the asset's
+    /// name whose id fits the asset at least as well (−0.4 against a name match: CoinGecko's
+    /// `beam-2` "Beam" is not CoinPaprika's `beam-beam` when CoinGecko also lists `beam`), total
+    /// supply within 1% (+0.3) or 25% (+0.1; it moves with mints and burns, so a gap says little, but
+    /// over 20 times apart is another coin or a redenominated token: −0.2), circulating supply within 10% (+0.1: the
+    /// sources were recorded on different dates); a ticker written differently (−0.1). A coin joins
+    /// the best candidate scoring at least `threshold` when its ticker agrees and either a name
+    /// agrees or the supply alone reaches the threshold (a project renamed at one source); a ticker
+    /// written differently needs the same display name. A ticker alone never merges, and a coin
+    /// never joins an asset its source already maps another id to.
+    public static func match(source: Source, sourceID: String, symbol: String, name: String, supply: Supply? = nil,
+                             candidates: [AssetCandidate], directory: CoinDirectory? = nil) -> IdentityMatch {
         let upper = symbol.uppercased()
         let mine = keys(source: source, sourceID: sourceID, symbol: symbol, name: name)
         let myName = compact(name)
+        let myEssential = essentialName(name)
         var best: IdentityMatch?
-        for candidate in candidates where candidate.symbol == upper && !candidate.sources.contains(source)
-            && !candidate.keys.isDisjoint(with: mine) {
-            let match = candidate.names.contains(myName)
-                ? IdentityMatch(method: .symbolName, confidence: 0.95, assetID: candidate.assetID)
-                : IdentityMatch(method: .symbolID, confidence: 0.85, assetID: candidate.assetID)
-            if best == nil || match.confidence > best!.confidence
-                || (match.confidence == best!.confidence && match.assetID! < best!.assetID!) {
+        var nearest: IdentityMatch?
+        for candidate in candidates where !candidate.sources.contains(source) {
+            let variant = candidate.symbol != upper
+            guard !variant || isTickerVariant(upper, candidate.symbol) else { continue }
+            var evidence: [Evidence] = []
+            var method: MatchMethod?
+            var confidence = 0.0
+            if candidate.names.contains(myName) {
+                evidence.append(Evidence(kind: "name", weight: 0.6, detail: "display name \(name)"))
+                (method, confidence) = variant ? (.tickerVariantName, 0.8) : (.symbolName, 0.95)
+            } else if !candidate.keys.isDisjoint(with: mine) {
+                // The coin's own id among the asset's keys outweighs a display name: ids are kept
+                // through renames (CoinGecko `fetch-ai` ~ CoinPaprika `fet-fetch-ai`).
+                let byID = candidate.keys.contains(compact(sourceID))
+                evidence.append(Evidence(kind: "id", weight: byID ? 0.6 : 0.5,
+                                         detail: "name key \(candidate.keys.intersection(mine).sorted().joined(separator: ", "))"))
+                (method, confidence) = (.symbolID, 0.85)
+            } else if myEssential.count >= 3, candidate.essentials.contains(myEssential) || candidate.keys.contains(myEssential) {
+                evidence.append(Evidence(kind: "name-words", weight: 0.45, detail: "name without generic words \(myEssential)"))
+                (method, confidence) = (.symbolNameWords, 0.8)
+            }
+            let supplyEvidence = compareSupply(supply, candidate.supplies)
+            evidence += supplyEvidence
+            if evidence.first.map({ $0.kind == "name" || $0.kind == "name-words" }) == true,
+               let namesake = directory?.namesake(source: source, id: sourceID, ticker: upper, of: candidate) {
+                evidence.append(Evidence(kind: "namesake", weight: -0.4,
+                                         detail: "\(source.rawValue) lists \(namesake) with this ticker and the asset's name"))
+            }
+            if variant { evidence.append(Evidence(kind: "ticker-variant", weight: -0.1, detail: "ticker \(upper) ~ \(candidate.symbol)")) }
+            let score = evidence.reduce(0) { $0 + $1.weight }
+            if method == nil && !variant && supplyEvidence.reduce(0, { $0 + $1.weight }) >= threshold - 1e-9 {
+                (method, confidence) = (.symbolSupply, 0.75)
+            }
+            if variant && method != .tickerVariantName { method = nil }
+            guard let method, score >= threshold - 1e-9 else {
+                let miss = IdentityMatch(method: .new, confidence: 1.0, assetID: nil, evidence: evidence, score: score)
+                if nearest == nil || score > nearest!.score { nearest = miss }
+                continue
+            }
+            let match = IdentityMatch(method: method, confidence: confidence, assetID: candidate.assetID, evidence: evidence, score: score)
+            if best == nil || match.score > best!.score
+                || (match.score == best!.score && match.assetID! < best!.assetID!) {
                 best = match
             }
         }
-        return best ?? IdentityMatch(method: .new, confidence: 1.0, assetID: nil)
+        return best ?? nearest ?? IdentityMatch(method: .new, confidence: 1.0, assetID: nil)
+    }
+
+    /// Whether two tickers are one written differently: one is the other with a leading letter
+    /// added (`MIOTA` ~ `IOTA`), at least three letters left.
+    public static func isTickerVariant(_ a: String, _ b: String) -> Bool {
+        let (short, long) = a.count < b.count ? (a, b) : (b, a)
+        return short.count >= 3 && long.count == short.count + 1 && long.hasSuffix(short)
+    }
+
+    /// Supply evidence: the best agreement with any of the candidate's coins.
+    static func compareSupply(_ mine: Supply?, _ theirs: [Supply]) -> [Evidence] {
+        guard let mine else { return [] }
+        var best: [Evidence] = []
+        var bestScore = -Double.infinity
+        func apart(_ a: Double, _ b: Double) -> Double { abs(a - b) / Swift.max(a, b) }
+        for other in theirs {
+            var found: [Evidence] = []
+            if let a = mine.max, let b = other.max {
+                let gap = apart(a, b)
+                if gap <= 0.01 { found.append(Evidence(kind: "max-supply", weight: 0.4, detail: "max supply \(a) ~ \(b)")) }
+                // Weak against: maximums do change (raised by governance, redenominated, merged).
+                else if gap > 0.1 { found.append(Evidence(kind: "max-supply", weight: -0.15, detail: "max supply \(a) vs \(b)")) }
+            }
+            if let a = mine.total, let b = other.total {
+                let gap = apart(a, b)
+                // Total supply moves with mints and burns between the sources' recording dates:
+                // agreement is evidence, disagreement is not.
+                if gap <= 0.01 { found.append(Evidence(kind: "total-supply", weight: 0.3, detail: "total supply \(a) ~ \(b)")) }
+                else if gap <= 0.25 { found.append(Evidence(kind: "total-supply", weight: 0.1, detail: "total supply \(a) near \(b)")) }
+                // Mints and burns move a supply by percents, not by a factor of twenty: that is
+                // another coin of the name (or a redenominated one, a new token too).
+                else if Swift.max(a, b) > 20 * Swift.min(a, b) {
+                    found.append(Evidence(kind: "total-supply", weight: -0.2, detail: "total supply \(a) vs \(b): over 20x apart"))
+                }
+            }
+            if let a = mine.circulating, let b = other.circulating, apart(a, b) <= 0.1 {
+                found.append(Evidence(kind: "circulating-supply", weight: 0.1, detail: "circulating supply \(a) ~ \(b)"))
+            }
+            let score = found.reduce(0) { $0 + $1.weight }
+            if score > bestScore {
+                bestScore = score
+                best = found
+            }
+        }
+        return best
     }
 
     /// Words sources add to a project's name ("… Network", "… Token"): not what tells two coins apart.
@@ -138,5 +264,30 @@ public enum Identity {
             found.append("names differ (\(a.names.joined(separator: " / ")) vs \(b.names.joined(separator: " / "))): kept apart")
         }
         return found.joined(separator: "; ")
+    }
+}
+
+/// Every coin each source lists (its own coin list), by ticker: who else answers to a name.
+public struct CoinDirectory: Sendable {
+    private var byTicker: [Source: [String: [(id: String, name: String)]]] = [:]
+
+    /// An empty directory.
+    public init() {}
+
+    /// Adds one coin of a source's list.
+    public mutating func add(source: Source, id: String, symbol: String, name: String) {
+        byTicker[source, default: [:]][symbol.uppercased(), default: []].append((id, Identity.compact(name)))
+    }
+
+    /// Coins listed, per source.
+    public var count: Int { byTicker.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } } }
+
+    /// Another coin of `source` with `ticker` whose name is one of the asset's and whose id fits
+    /// the asset at least as well as `id` does: the asset's name may be that coin's, not this one's.
+    func namesake(source: Source, id: String, ticker: String, of candidate: AssetCandidate) -> String? {
+        let mine = candidate.keys.contains(Identity.compact(id))
+        return byTicker[source]?[ticker]?.first { other in
+            other.id != id && candidate.names.contains(other.name) && (candidate.keys.contains(Identity.compact(other.id)) || !mine)
+        }?.id
     }
 }

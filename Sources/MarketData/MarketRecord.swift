@@ -20,10 +20,13 @@ public struct MarketRecord: Sendable, Hashable {
     public var volume24hUSD: DecimalText?
     /// Rank by market capitalisation, when the source gives one.
     public var rank: Int?
+    /// The coin's supply figures, when the source gives them (identity evidence, not stored per row).
+    public var supply: Supply?
 
     /// Creates a record.
     public init(source: Source, sourceID: String, symbol: String, name: String, observedAt: Timestamp,
-                priceUSD: DecimalText?, marketCapUSD: DecimalText?, volume24hUSD: DecimalText?, rank: Int?) {
+                priceUSD: DecimalText?, marketCapUSD: DecimalText?, volume24hUSD: DecimalText?, rank: Int?,
+                supply: Supply? = nil) {
         self.source = source
         self.sourceID = sourceID
         self.symbol = symbol
@@ -33,7 +36,30 @@ public struct MarketRecord: Sendable, Hashable {
         self.marketCapUSD = marketCapUSD
         self.volume24hUSD = volume24hUSD
         self.rank = rank
+        self.supply = supply
     }
+}
+
+/// A coin's supply as a source reports it; 0, negative or absent figures are unknown (CoinPaprika
+/// reports `max_supply` 0 for 73% of its tickers).
+public struct Supply: Sendable, Hashable, Codable {
+    /// The most that can ever exist.
+    public let max: Double?
+    /// What exists now.
+    public let total: Double?
+    /// What circulates (moves between observation dates: weak evidence).
+    public let circulating: Double?
+
+    /// Creates supply figures; unknown ones become nil.
+    public init(max: Double?, total: Double?, circulating: Double?) {
+        func known(_ value: Double?) -> Double? { value.flatMap { $0 > 0 && $0.isFinite ? $0 : nil } }
+        self.max = known(max)
+        self.total = known(total)
+        self.circulating = known(circulating)
+    }
+
+    /// Whether nothing is known.
+    public var isEmpty: Bool { max == nil && total == nil && circulating == nil }
 }
 
 /// Why a source record was not accepted; stored with the raw record in the quarantine table.

@@ -269,6 +269,31 @@ public enum Migrations {
         );
         CREATE INDEX asset_aliases_asset ON asset_aliases (asset_id);
         """#),
+        Migration(version: 8, name: "identity evidence: supply and the evidence of each mapping", sql: #"""
+        -- What the matcher compared: each mapping's supply figures when it was made (evidence for
+        -- later coins) and the evidence, with weights, that tied it to its asset.
+        ALTER TABLE asset_sources
+          ADD COLUMN max_supply float8, ADD COLUMN total_supply float8, ADD COLUMN circulating_supply float8,
+          ADD COLUMN evidence jsonb, ADD COLUMN score float8;
+        """#),
+        Migration(version: 9, name: "each API's own coin list, fetched at most once a day", sql: #"""
+        -- The latest coin list of each API as received (lz4 TOAST), and its coins: ids, tickers and
+        -- names of every coin the source knows, not only those in the market snapshots.
+        CREATE TABLE coin_lists (
+          source      text PRIMARY KEY CHECK (source IN ('coinpaprika', 'coingecko')),
+          fetched_at  timestamptz NOT NULL,
+          coins       integer NOT NULL,
+          body        bytea NOT NULL
+        );
+        ALTER TABLE coin_lists ALTER COLUMN body SET COMPRESSION lz4;
+        CREATE TABLE source_coins (
+          source  text NOT NULL,
+          id      text COLLATE "C" NOT NULL,
+          symbol  text NOT NULL,
+          name    text NOT NULL,
+          PRIMARY KEY (source, id)
+        );
+        """#),
     ]
 }
 

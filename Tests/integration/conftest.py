@@ -130,7 +130,10 @@ class Stack:
         run_env = {**self.env, "PGPASSFILE": self.pgpass, "DATABASE_URL": self.db_url(database),
                    "CSV_SOURCE_DIR": str(csv_dir or self.csv_dir), "ETL_TRIGGER": "test",
                    "COINPAPRIKA_BASE_URL": self.fixture + "/paprika/v1",
-                   "COINGECKO_BASE_URL": self.fixture + "/gecko/api/v3", "COINGECKO_REQUESTS_PER_MINUTE": "6000"}
+                   "COINGECKO_BASE_URL": self.fixture + "/gecko/api/v3", "COINGECKO_REQUESTS_PER_MINUTE": "6000",
+                   # Tests script the fixture's next responses and count requests: the daily coin
+                   # lists are off here unless a test turns them on (test_identity_evidence does).
+                   "COIN_LISTS": "off"}
         run_env.update(env or {})
         command = [str(self.bin_dir / "kasparro-etl"), *args]
         if not wait:
