@@ -123,7 +123,9 @@ public struct AssetAdmin {
     public func uncertain(threshold: Double) throws -> [String] {
         var lines: [String] = []
         let weak = try connection.query("""
-            SELECT s.source, s.source_id, s.asset_id, s.symbol, s.name, s.match_method, s.match_confidence::float8 AS confidence
+            SELECT s.source, s.source_id, s.asset_id, s.symbol, s.name, s.match_method, s.match_confidence::float8 AS confidence,
+                   coalesce((SELECT string_agg(e->>'kind' || ' ' || (e->>'weight') || ' (' || (e->>'detail') || ')', ', ')
+                             FROM jsonb_array_elements(s.evidence) e), 'no evidence recorded') AS evidence
             FROM asset_sources s
             WHERE s.match_method NOT IN ('new', 'operator') AND s.match_confidence < $1
             ORDER BY s.match_confidence, s.asset_id
@@ -132,7 +134,8 @@ public struct AssetAdmin {
             lines.append("matched below \(threshold): asset \(try row.get("asset_id", as: Int64.self)) ← "
                 + "\(try row.get("source", as: String.self)) \(try row.get("source_id", as: String.self)) "
                 + "(\(try row.get("symbol", as: String.self)), \(try row.get("name", as: String.self))) by "
-                + "\(try row.get("match_method", as: String.self)), confidence \(try row.get("confidence", as: Double.self))")
+                + "\(try row.get("match_method", as: String.self)), confidence \(try row.get("confidence", as: Double.self)); "
+                + "evidence: \(try row.get("evidence", as: String.self))")
         }
         // Pairs of assets sharing a ticker whose sources do not overlap: the automatic rule could
         // have merged them and did not.
@@ -140,11 +143,14 @@ public struct AssetAdmin {
             WITH a AS (
               SELECT s.asset_id, upper(s.symbol) AS symbol, array_agg(DISTINCT s.source ORDER BY s.source) AS sources,
                      string_agg(s.source || ' ' || s.source_id || ' "' || s.name || '"', '; ' ORDER BY s.source, s.source_id) AS coins,
-                     string_agg(s.name, E'\\x1f') AS names, string_agg(s.source_id, E'\\x1f') AS ids
+                     string_agg(s.name, E'\\x1f') AS names, string_agg(s.source_id, E'\\x1f') AS ids,
+                     string_agg((SELECT string_agg(e->>'kind' || ' ' || (e->>'weight'), ', ') FROM jsonb_array_elements(s.evidence) e),
+                                '; ') FILTER (WHERE s.match_method = 'new' AND jsonb_array_length(coalesce(s.evidence, '[]')) > 0) AS short
               FROM asset_sources s WHERE NOT EXISTS (SELECT 1 FROM asset_aliases x WHERE x.alias_id = s.asset_id)
               GROUP BY 1, 2)
             SELECT a.asset_id AS a_id, b.asset_id AS b_id, a.symbol, a.coins AS a_coins, b.coins AS b_coins,
-                   a.names AS a_names, b.names AS b_names, a.ids AS a_ids, b.ids AS b_ids
+                   a.names AS a_names, b.names AS b_names, a.ids AS a_ids, b.ids AS b_ids,
+                   coalesce(b.short, a.short) AS short
             FROM a JOIN a b ON a.symbol = b.symbol AND a.asset_id < b.asset_id AND NOT (a.sources && b.sources)
             ORDER BY a.symbol, a.asset_id, b.asset_id
             LIMIT 500
@@ -157,7 +163,8 @@ public struct AssetAdmin {
                                                      b: (try list("b_names"), try list("b_ids")))
             lines.append("near miss \(try row.get("symbol", as: String.self)): asset \(try row.get("a_id", as: Int64.self)) "
                 + "[\(try row.get("a_coins", as: String.self))] and asset \(try row.get("b_id", as: Int64.self)) "
-                + "[\(try row.get("b_coins", as: String.self))] — same ticker; \(evidence)")
+                + "[\(try row.get("b_coins", as: String.self))] — same ticker; \(evidence)"
+                + ((try row.optional("short", as: String.self)).map { "; the best candidate's evidence fell short: \($0)" } ?? ""))
         }
         return lines
     }
