@@ -176,7 +176,7 @@ struct Assets: ParsableCommand {
         when, who (--operator, an audit hint) and why (--reason, required), and is never undone by
         a later run. Exit status: 0 done, 1 refused (nothing changed), 75 an ETL run is in progress.
         """,
-        subcommands: [AssetsList.self, AssetsMerge.self, AssetsSplit.self, AssetsOverrides.self])
+        subcommands: [AssetsList.self, AssetsShow.self, AssetsMerge.self, AssetsSplit.self, AssetsOverrides.self])
 }
 
 /// The operator's login name: the default for --operator.
@@ -211,6 +211,17 @@ struct AssetsList: ParsableCommand {
             let lines = try admin.uncertain(threshold: below)
             print(lines.isEmpty ? "nothing uncertain" : lines.joined(separator: "\n"))
         }
+    }
+}
+
+struct AssetsShow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "One asset's mappings, each with its method, confidence, supply and evidence.")
+
+    @Argument(help: "The asset id (an alias shows the asset it was merged into).") var asset: Int64
+
+    func run() throws {
+        try administer { admin in print(try admin.show(asset).joined(separator: "\n")) }
     }
 }
 

@@ -102,6 +102,41 @@ public struct AssetAdmin {
         }
     }
 
+    /// One asset (or the asset an alias was merged into): its mappings, each with its method,
+    /// confidence, supply and evidence, and the aliases that answer for it.
+    public func show(_ id: Int64) throws -> [String] {
+        let asset = try connection.query("""
+            SELECT a.asset_id, a.symbol, a.name, x.asset_id AS merged_into
+            FROM assets a LEFT JOIN asset_aliases x ON x.alias_id = a.asset_id WHERE a.asset_id = $1
+            """, [String(id)]).rows
+        guard let row = asset.first else { throw AssetAdminError("no asset \(id)") }
+        if let into: Int64 = try row.optional("merged_into") {
+            return ["asset \(id) was merged into asset \(into) (an alias: /data?asset_id=\(id) answers with \(into)'s rows)"]
+                + (try show(into))
+        }
+        var lines = ["asset \(id): \(try row.get("symbol", as: String.self)) \(try row.get("name", as: String.self))"]
+        let mappings = try connection.query("""
+            SELECT source, source_id, symbol, name, match_method, match_confidence::float8 AS confidence,
+                   max_supply, total_supply, circulating_supply, coalesce(evidence::text, '[]') AS evidence,
+                   (SELECT count(*) FROM market_records m WHERE m.asset_id = s.asset_id AND m.source = s.source
+                      AND m.source_id = s.source_id) AS records
+            FROM asset_sources s WHERE asset_id = $1 ORDER BY source, source_id
+            """, [String(id)]).rows
+        for mapping in mappings {
+            func figure(_ column: String) throws -> String { (try mapping.optional(column, as: Double.self)).map { String($0) } ?? "?" }
+            lines.append("  \(try mapping.get("source", as: String.self)) \(try mapping.get("source_id", as: String.self)) "
+                + "(\(try mapping.get("symbol", as: String.self)), \(try mapping.get("name", as: String.self))): "
+                + "\(try mapping.get("match_method", as: String.self)) \(try mapping.get("confidence", as: Double.self)), "
+                + "\(try mapping.get("records", as: Int64.self)) records, supply max \(try figure("max_supply")) "
+                + "total \(try figure("total_supply")) circulating \(try figure("circulating_supply")); "
+                + "evidence \(try mapping.get("evidence", as: String.self))")
+        }
+        let aliases = try connection.query("SELECT alias_id FROM asset_aliases WHERE asset_id = $1 ORDER BY 1", [String(id)]).rows
+            .map { row throws in String(try row.get("alias_id", as: Int64.self)) }
+        if !aliases.isEmpty { lines.append("  aliases: \(aliases.joined(separator: ", "))") }
+        return lines
+    }
+
     /// Every override, oldest first, as lines for a terminal.
     public func overrides() throws -> [String] {
         try connection.query("""

@@ -99,6 +99,10 @@ def test_merge_and_split_move_records_survive_runs_and_alias_the_merged_id(stack
     assert int(stack.psql("SELECT asset_id FROM asset_sources WHERE source = 'coingecko' AND source_id = 'bitcoin'", url)[0][0]) == fresh
     assert rollups_match(stack, url)
 
+    shown = admin(stack, database, "show", str(other)).stdout
+    assert f"asset {other} was merged into asset {keep}" in shown and f"aliases: {other}" in shown
+    shown = admin(stack, database, "show", str(fresh)).stdout
+    assert "coingecko bitcoin (BTC, Bitcoin): operator 1.0" in shown and f"{gecko_rows + 0} records" in shown
     listed = admin(stack, database, "overrides").stdout
     assert f"by alice: merge: asset {other} into {keep}" in listed and "same coin, renamed" in listed
     assert "split: coingecko bitcoin" in listed and "test: gecko's bitcoin on its own" in listed
