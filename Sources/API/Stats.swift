@@ -6,6 +6,8 @@ import Store
 enum Stats {
     /// One pass over each table: per-source aggregates first, the totals summed from them; record
     /// counts from the hourly rollup (a few thousand rows a year), never a scan of market_records.
+    /// Checkpoints: the 20 most recently moved streams per source and their count (a history of
+    /// 10,000 CSV files has 10,000 streams: listing them all made /stats grow with the history).
     static let sql = """
         WITH src AS (SELECT unnest($1::text[]) AS source),
         records AS (SELECT source, sum(n) AS n FROM market_counts_hourly GROUP BY source),
@@ -32,8 +34,10 @@ enum Stats {
               'last_run_duration_seconds', (SELECT round(extract(epoch FROM finished_at - started_at), 3) FROM etl_runs e
                                             WHERE e.source = src.source ORDER BY run_id DESC LIMIT 1),
               'checkpoints', (SELECT coalesce(json_agg(json_build_object('stream', c.stream, 'position', c.position,
-                                'line_no', c.line_no, 'updated_at', rfc3339(c.updated_at)) ORDER BY c.stream), '[]')
-                              FROM etl_checkpoints c WHERE c.source = src.source)) ORDER BY src.source)
+                                'line_no', c.line_no, 'updated_at', rfc3339(c.updated_at)) ORDER BY c.updated_at DESC, c.stream), '[]')
+                              FROM (SELECT * FROM etl_checkpoints c WHERE c.source = src.source
+                                    ORDER BY c.updated_at DESC, c.stream LIMIT 20) c),
+              'checkpoints_total', (SELECT count(*) FROM etl_checkpoints c WHERE c.source = src.source)) ORDER BY src.source)
             FROM src LEFT JOIN records rec USING (source) LEFT JOIN runs r USING (source)
                      LEFT JOIN quarantined q USING (source))
         )::text AS stats

@@ -294,6 +294,10 @@ public enum Migrations {
           PRIMARY KEY (source, id)
         );
         """#),
+        Migration(version: 10, name: "checkpoints by recency", sql: #"""
+        -- /stats lists each source's most recently moved streams.
+        CREATE INDEX etl_checkpoints_recent ON etl_checkpoints (source, updated_at DESC, stream);
+        """#),
     ]
 }
 

@@ -134,7 +134,28 @@ def test_stats_and_runs(stack):
     assert stats["records_total"] == int(stack.psql("SELECT count(*) FROM market_records")[0][0])
     assert stats["sources"]["csv"]["records"] == 17061
     assert stats["sources"]["csv"]["failed_runs"] == 0
-    assert len(stats["sources"]["csv"]["checkpoints"]) == 7
+    assert len(stats["sources"]["csv"]["checkpoints"]) == 7 and stats["sources"]["csv"]["checkpoints_total"] == 7
+
+
+def test_stats_lists_the_newest_checkpoints_however_many_streams(stack, tmp_path, responder):
+    """SYNTHETIC test files: 25 CSV streams; /stats lists the 20 most recently moved and counts all 25."""
+    db = stack.fresh_database()
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    header = "SNo,Name,Symbol,Date,High,Low,Open,Close,Volume,Marketcap\r\n"
+    for n in range(25):
+        (csv_dir / f"coin_Stream{n:02d}.csv").write_text(header + f"1,Stream {n:02d},ST{n:02d},01-01-2024 23:59,2,1,1,1,1,1\r\n")
+    stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
+    with open(csv_dir / "coin_Stream03.csv", "a") as f:
+        f.write("2,Stream 03,ST03,02-01-2024 23:59,2,1,1,1,1,1\r\n")
+    stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
+    status, _, body = responder(database=db).get("/stats")
+    assert status == 200, body
+    csv = json.loads(body)["sources"]["csv"]
+    assert csv["checkpoints_total"] == 25 and len(csv["checkpoints"]) == 20
+    assert csv["checkpoints"][0]["stream"] == "coin_Stream03.csv", "the stream that moved last comes first"
+    times = [c["updated_at"] for c in csv["checkpoints"]]
+    assert times == sorted(times, reverse=True)
     runs = stack.get("/runs", params={"limit": 1, "source": "csv"}).json()
     assert runs["data"][0]["source"] == "csv" and runs["data"][0]["status"] == "succeeded"
 
