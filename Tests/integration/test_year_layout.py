@@ -260,3 +260,14 @@ def test_a_v4_database_migrates_in_place_while_a_responder_reads_it(stack, tmp_p
     stack.etl("run", "--source", "csv", "--source", "coinpaprika", database=name)
     assert rollups_match(stack, url)
     assert int(stack.psql("SELECT count(*) FROM market_records", url)[0][0]) > int(before[0][0])
+
+
+def test_raw_pages_are_compressed_with_pglz_in_every_partition(stack):
+    """Migration 11: the parent and every partition, existing or created later, compress with pglz."""
+    stack.etl("run", "--source", "coinpaprika")  # makes sure this month's partition exists
+    settings = stack.psql("""
+        SELECT DISTINCT a.attcompression FROM pg_attribute a
+        WHERE a.attname IN ('body', 'ids') AND (a.attrelid = 'raw_api_pages'::regclass
+              OR a.attrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'raw_api_pages'::regclass))""")
+    assert settings == [["p"]]
+    assert int(stack.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'raw_api_pages'::regclass")[0][0]) >= 2
