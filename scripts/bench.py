@@ -87,6 +87,21 @@ def wrk(url: str, key: "str | None", duration: str = DURATION, script: "str | No
             + (sum(map(int, errors.groups())) if errors else 0)}
 
 
+def start_pool(env: dict, directory: Path, port: int, processes: list, launch) -> None:
+    """As many responders as the stack's pool, each made by `launch(socket path)` and appended to
+    `processes`, waited for until its socket exists; then the stack's own site on `port` in front
+    of them (`stack.sh bench-site-start`: same template, keys, certificate)."""
+    for i in range(1, int(env["RESPONDERS"]) + 1):
+        sock = directory / "sock" / f"api-{i}.sock"
+        processes.append(launch(sock))
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.02)
+    subprocess.run([str(STACK), "bench-site-start", str(directory), str(port)], check=True, capture_output=True,
+                   env=stack_process_env(env))
+
+
 @contextlib.contextmanager
 def ceiling_site(env: dict, body: bytes):
     """The C ceiling responders (as many processes and threads as the stack's pool) behind the
@@ -102,16 +117,8 @@ def ceiling_site(env: dict, body: bytes):
     processes = []
     port = free_port()
     try:
-        for i in range(1, int(env["RESPONDERS"]) + 1):
-            sock = directory / "sock" / f"api-{i}.sock"
-            processes.append(subprocess.Popen([str(binary), str(sock), str(directory / "body.json"),
-                                               env["RESPONDER_THREADS"]]))
-            for _ in range(100):
-                if sock.exists():
-                    break
-                time.sleep(0.02)
-        subprocess.run([str(STACK), "bench-site-start", str(directory), str(port)], check=True, capture_output=True,
-                       env=stack_process_env(env))
+        start_pool(env, directory, port, processes, lambda sock: subprocess.Popen(
+            [str(binary), str(sock), str(directory / "body.json"), env["RESPONDER_THREADS"]]))
         yield f"https://localhost:{port}"
     finally:
         subprocess.run([str(STACK), "bench-site-stop", str(directory)], capture_output=True, env=stack_process_env(env))
@@ -195,19 +202,11 @@ def propagation(env: dict) -> int:
         subprocess.run([str(STACK), "createdb", database], check=True, capture_output=True, env=stack_process_env(env))
         subprocess.run([str(binaries / "kasparro-etl"), "migrate"], env={**base_env, "DATABASE_URL": etl_url},
                        check=True, capture_output=True)
-        for i in range(1, int(env["RESPONDERS"]) + 1):
-            sock = directory / "sock" / f"api-{i}.sock"
-            responders.append(subprocess.Popen(
-                [str(binaries / "kasparro-api"), "--socket", str(sock), "--socket-mode", "666",
-                 "--threads", env["RESPONDER_THREADS"], "--metrics-file", str(directory / "sock" / "metrics")],
-                env={**base_env, "DATABASE_URL": api_url, "LOG_LEVEL": "warning"},
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            for _ in range(100):
-                if sock.exists():
-                    break
-                time.sleep(0.02)
-        subprocess.run([str(STACK), "bench-site-start", str(directory), str(port)], check=True, capture_output=True,
-                       env=stack_process_env(env))
+        start_pool(env, directory, port, responders, lambda sock: subprocess.Popen(
+            [str(binaries / "kasparro-api"), "--socket", str(sock), "--socket-mode", "666",
+             "--threads", env["RESPONDER_THREADS"], "--metrics-file", str(directory / "sock" / "metrics")],
+            env={**base_env, "DATABASE_URL": api_url, "LOG_LEVEL": "warning"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         key = (Path(env["RUN_DIR"]) / "bench-api-key").read_text().strip()
         context = ssl.create_default_context(cafile=str(Path(env["NGINX_DIR"]) / "tls.crt"))
         lock = threading.Lock()
