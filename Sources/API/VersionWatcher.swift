@@ -28,16 +28,6 @@ public final class VersionWatcher: Sendable {
     /// The NOTIFY channel the trigger announces versions on.
     public static let channel = "kasparro_data_version"
 
-    /// How the watcher learns of versions.
-    public enum Mode: String, Sendable {
-        /// Not connected: requests ask the database.
-        case down
-        /// `LISTEN` on the primary, heartbeat every `heartbeat`.
-        case listening
-        /// A hot standby: poll every `standbyPoll`.
-        case polling
-    }
-
     private let conninfo: String
     private let logger: Logger
     private let heartbeatNanos: UInt64
@@ -45,9 +35,7 @@ public final class VersionWatcher: Sendable {
     private let standbyPollNanos: UInt64
     private let known = Atomic<Int64>(-1)
     private let trustedUntil = Atomic<UInt64>(0)
-    private let modeCode = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
-    private let reconnects = Atomic<Int>(0)
     private let onRegression: @Sendable () -> Void
     private let onConnect: @Sendable () -> Void
     private let prefersStandby: Bool
@@ -78,21 +66,9 @@ public final class VersionWatcher: Sendable {
         return known.load(ordering: .acquiring)
     }
 
-    /// How the watcher currently learns of versions.
-    public var mode: Mode {
-        switch modeCode.load(ordering: .relaxed) {
-        case 1: return .listening
-        case 2: return .polling
-        default: return .down
-        }
-    }
-
     /// Counts the watcher's moves onto a standby. A thread whose session is on the primary although
     /// standbys are preferred reconnects when this changes (a standby came back).
     public var standbyEpoch: Int { epoch.load(ordering: .acquiring) }
-
-    /// How many times the listening connection was (re)established.
-    public var connections: Int { reconnects.load(ordering: .relaxed) }
 
     /// Starts the watching thread.
     public func start() {
@@ -104,13 +80,8 @@ public final class VersionWatcher: Sendable {
     /// Stops the thread at its next wake-up (within a heartbeat).
     public func stop() { stopped.store(true, ordering: .relaxed) }
 
-    private func set(mode: Mode) {
-        modeCode.store(mode == .listening ? 1 : mode == .polling ? 2 : 0, ordering: .relaxed)
-    }
-
     private func distrust() {
         trustedUntil.store(0, ordering: .releasing)
-        set(mode: .down)
     }
 
     /// A version read by a full query (not a notification): exact, so a lower one than known is a
@@ -166,8 +137,6 @@ public final class VersionWatcher: Sendable {
         let interval = standby ? standbyPollNanos : heartbeatNanos
         let window = standby ? 2 * standbyPollNanos : heartbeatNanos + graceNanos
         try heartbeat(connection, standby: standby, sentAt: first, window: window)
-        reconnects.add(1, ordering: .relaxed)
-        set(mode: standby ? .polling : .listening)
         if standby { epoch.add(1, ordering: .releasing) }
         onConnect()
         onConnected()
