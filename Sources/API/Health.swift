@@ -14,7 +14,7 @@ struct Health {
     }
 
     struct Result: Sendable {
-        let status: Status
+        var status: Status
         let databaseLatencyMS: Double
         /// Why the database could not be read (generic, safe for clients).
         let databaseError: String?
@@ -109,8 +109,7 @@ struct Health {
                 // A lagging or unreachable database of the pool is degraded service, not an outage:
                 // the pool reads from the others.
                 if databases.contains(where: { Health.status(of: $0, maxLagSeconds: settings.replicaMaxLagSeconds) != "healthy" }) {
-                    result = Result(status: .degraded, databaseLatencyMS: result.databaseLatencyMS, databaseError: nil, etl: etl,
-                                    databases: databases, maxLagSeconds: settings.replicaMaxLagSeconds)
+                    result.status = .degraded
                 }
             }
             return result

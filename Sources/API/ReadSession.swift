@@ -31,8 +31,7 @@ public final class ReadSession {
         self.conninfo = conninfo
         self.logger = logger
         self.onDatabaseError = onDatabaseError
-        let target = ConnectionTarget(conninfo)
-        self.prefersStandby = (target?.prefersStandby ?? false) && (target?.servers.count ?? 1) > 1
+        self.prefersStandby = ConnectionTarget.movesToStandbys(conninfo)
         self.standbyEpoch = standbyEpoch
     }
 

@@ -54,8 +54,7 @@ public final class VersionWatcher: Sendable {
         self.standbyPollNanos = UInt64(standbyPoll * 1e9)
         self.onRegression = onRegression
         self.onConnect = onConnect
-        let target = ConnectionTarget(conninfo)
-        self.prefersStandby = (target?.prefersStandby ?? false) && (target?.servers.count ?? 1) > 1
+        self.prefersStandby = ConnectionTarget.movesToStandbys(conninfo)
         self.standbyProbeNanos = UInt64(standbyProbe * 1e9)
     }
 

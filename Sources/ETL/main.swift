@@ -225,18 +225,26 @@ struct AssetsShow: ParsableCommand {
     }
 }
 
+/// Who decided an override and why: the options every merge and split takes.
+struct OverrideOptions: ParsableArguments {
+    @Option(help: "Who decided (default: your login name).") var `operator`: String?
+    @Option(help: "Why (required).") var reason: String
+
+    /// The operator named, else the invoking login name.
+    var who: String { `operator` ?? loginName() }
+}
+
 struct AssetsMerge: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge", abstract: "Merge asset OTHER into KEEP: its mappings and records move; OTHER stays an alias of KEEP.")
 
     @Argument(help: "The asset to keep.") var keep: Int64
     @Argument(help: "The asset merged into it.") var other: Int64
-    @Option(help: "Who decided (default: your login name).") var `operator`: String?
-    @Option(help: "Why (required).") var reason: String
+    @OptionGroup var override: OverrideOptions
 
     func run() throws {
         try administer { admin in
-            let done = try admin.merge(keep: keep, other: other, operator: `operator` ?? loginName(), reason: reason)
+            let done = try admin.merge(keep: keep, other: other, operator: override.who, reason: override.reason)
             print("override #\(done.overrideID): asset \(other) merged into \(keep), \(done.rowsMoved) records moved")
         }
     }
@@ -248,12 +256,11 @@ struct AssetsSplit: ParsableCommand {
 
     @Argument(help: "The source (\(Source.allNames)).") var source: Source
     @Argument(help: "The coin's id at that source.") var sourceID: String
-    @Option(help: "Who decided (default: your login name).") var `operator`: String?
-    @Option(help: "Why (required).") var reason: String
+    @OptionGroup var override: OverrideOptions
 
     func run() throws {
         try administer { admin in
-            let done = try admin.split(source: source, sourceID: sourceID, operator: `operator` ?? loginName(), reason: reason)
+            let done = try admin.split(source: source, sourceID: sourceID, operator: override.who, reason: override.reason)
             print("override #\(done.overrideID): \(source.rawValue) \(sourceID) split from asset \(done.otherID) "
                   + "to new asset \(done.assetID), \(done.rowsMoved) records moved")
         }

@@ -234,10 +234,10 @@ public struct AssetAdmin {
 
     /// Runs `body` holding the ETL's invocation lock, so no run resolves identities meanwhile.
     private func exclusively<T>(_ body: () throws -> T) throws -> T {
-        guard try connection.query("SELECT pg_try_advisory_lock(7461002) AS locked").single().get("locked", as: Bool.self) else {
+        guard try InvocationLock.take(connection) else {
             throw AssetAdminError("an ETL run is in progress; try again when it has finished")
         }
-        defer { _ = try? connection.query("SELECT pg_advisory_unlock(7461002)") }
+        defer { InvocationLock.release(connection) }
         return try body()
     }
 }

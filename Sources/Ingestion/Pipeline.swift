@@ -51,9 +51,7 @@ public final class Pipeline {
     /// Takes the invocation lock; false when another ETL is running. Runs left `running` by a
     /// killed invocation are marked failed, since nobody else can be running them.
     public func lock() throws -> Bool {
-        guard try connection.query("SELECT pg_try_advisory_lock(7461002) AS locked").single().get("locked", as: Bool.self) else {
-            return false
-        }
+        guard try InvocationLock.take(connection) else { return false }
         let orphans = try connection.query("""
             UPDATE etl_runs SET status = 'failed', finished_at = clock_timestamp(),
               error = 'interrupted: the ETL process ended before finishing this run'
@@ -148,4 +146,20 @@ public enum ETLConnection {
     /// Only a read-write session (the primary): a multi-host DATABASE_URL listing standbys too, as
     /// the responders' does, still writes to the primary.
     public static let overrides: [(String, String)] = [("target_session_attrs", "read-write")]
+}
+
+/// The lock one ETL invocation holds for its whole life (a session-level advisory lock), and that
+/// an operator's identity command takes too, so no run resolves identities while it changes them.
+enum InvocationLock {
+    static let key = 7461002
+
+    /// Takes the lock; false when another holder has it.
+    static func take(_ connection: Connection) throws -> Bool {
+        try connection.query("SELECT pg_try_advisory_lock($1) AS locked", [String(key)]).single().get("locked", as: Bool.self)
+    }
+
+    /// Releases it (also released when the session ends).
+    static func release(_ connection: Connection) {
+        _ = try? connection.query("SELECT pg_advisory_unlock($1)", [String(key)])
+    }
 }

@@ -218,6 +218,13 @@ public struct ConnectionTarget: Sendable, Equatable {
 
     /// Whether sessions should be on a standby when one answers.
     public var prefersStandby: Bool { ["prefer-standby", "standby", "read-only"].contains(targetSessionAttrs) }
+
+    /// Whether a session that landed on the primary should move once a standby answers: standbys
+    /// are preferred and the conninfo names more than one server.
+    public static func movesToStandbys(_ conninfo: String) -> Bool {
+        guard let target = ConnectionTarget(conninfo) else { return false }
+        return target.prefersStandby && target.servers.count > 1
+    }
 }
 
 /// Passes Swift strings to C as a NULL-terminated-string array for the duration of `body`.
