@@ -171,16 +171,78 @@ struct RawPage {
         self.lengths = lengths
     }
 
-    /// Inserts the page unless a page with the same bytes is stored for the source.
+    /// Inserts the page unless a page with the same bytes is stored for the source: as its
+    /// skeleton and numbers (migration 12) when it splits, else as the bytes themselves.
     func store(source: Source, runID: Int64, _ db: Connection) throws {
+        let split = PageSplit(body).flatMap { $0.joined == body ? $0 : nil }
         try db.queryPrepared("""
-            INSERT INTO raw_api_pages (run_id, page, source, sha256, body, ids, starts, lengths)
-            SELECT $1, $2, $3, sha256(b), b, $5::text[], $6::int[], $7::int[]
+            INSERT INTO raw_api_pages (run_id, page, source, sha256, body, skeleton, numbers, ids, starts, lengths)
+            SELECT $1, $2, $3, sha256(b), CASE WHEN $8::text IS NULL THEN b END, $8, $9, $5::text[], $6::int[], $7::int[]
             FROM decode($4, 'hex') AS b
             WHERE NOT EXISTS (SELECT 1 FROM raw_api_pages p WHERE p.source = $3 AND p.sha256 = sha256(b))
             """, [String(runID), String(number), source.rawValue, hexString(body), sqlArrayLiteral(ids),
                   "{" + starts.map(String.init).joined(separator: ",") + "}",
-                  "{" + lengths.map(String.init).joined(separator: ",") + "}"])
+                  "{" + lengths.map(String.init).joined(separator: ",") + "}",
+                  split?.skeleton, split?.numbers])
+    }
+}
+
+/// A page as two texts that pglz packs about a fifth tighter than the page: the skeleton (the
+/// page with each run of number characters replaced by the byte 0x01) and the runs in order,
+/// joined by commas. A run is a maximal run of `0-9 . + - e E` holding at least one digit, so
+/// no run holds a comma and the skeleton's 0x01 bytes are exactly the runs' places.
+/// `kasparro_page_bytes` (migration 12) joins them back; `joined` is the same join in Swift.
+struct PageSplit: Equatable {
+    let skeleton: String
+    let numbers: String
+
+    /// Nil when the page cannot be split losslessly as text: a 0x00 byte (text cannot hold it),
+    /// a 0x01 byte (the marker) or bytes that are not UTF-8. A JSON page has none of them.
+    init?(_ body: [UInt8]) {
+        guard !body.contains(0), !body.contains(1), String(validating: body, as: UTF8.self) != nil else { return nil }
+        func inRun(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"),
+                 UInt8(ascii: "e"), UInt8(ascii: "E"): return true
+            default: return false
+            }
+        }
+        var skeleton: [UInt8] = [], numbers: [UInt8] = []
+        skeleton.reserveCapacity(body.count * 2 / 3)
+        numbers.reserveCapacity(body.count / 3)
+        var index = 0
+        while index < body.count {
+            guard inRun(body[index]) else {
+                skeleton.append(body[index])
+                index += 1
+                continue
+            }
+            let start = index
+            var digit = false
+            while index < body.count, inRun(body[index]) {
+                digit = digit || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(body[index])
+                index += 1
+            }
+            if digit {
+                if !numbers.isEmpty { numbers.append(UInt8(ascii: ",")) }  // runs are never empty
+                numbers.append(contentsOf: body[start..<index])
+                skeleton.append(1)
+            } else {
+                skeleton.append(contentsOf: body[start..<index])
+            }
+        }
+        self.skeleton = String(decoding: skeleton, as: UTF8.self)
+        self.numbers = String(decoding: numbers, as: UTF8.self)
+    }
+
+    /// The page's bytes again.
+    var joined: [UInt8] {
+        var runs = numbers.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).makeIterator()
+        var out: [UInt8] = []
+        for byte in skeleton.utf8 {
+            if byte == 1, let run = runs.next() { out.append(contentsOf: run) } else { out.append(byte) }
+        }
+        return out
     }
 }
 

@@ -33,10 +33,14 @@ public struct RawLookup {
         }
         let bound = runID.map(String.init) ?? String(Int64.max)
         if let row = try connection.query("""
-            SELECT encode(substring(p.body FROM r.start + 1 FOR r.length), 'hex') AS raw
-            FROM raw_api_pages p, unnest(p.ids, p.starts, p.lengths) AS r(id, start, length)
-            WHERE p.source = $1 AND p.run_id <= $3::bigint AND r.id = $2
-            ORDER BY p.run_id DESC, p.page LIMIT 1
+            WITH hit AS MATERIALIZED (
+              SELECT p.fetched_at, p.run_id, p.page, r.start, r.length
+              FROM raw_api_pages p, unnest(p.ids, p.starts, p.lengths) AS r(id, start, length)
+              WHERE p.source = $1 AND p.run_id <= $3::bigint AND r.id = $2
+              ORDER BY p.run_id DESC, p.page LIMIT 1)
+            SELECT encode(substring(kasparro_page_bytes(p.body, p.skeleton, p.numbers) FROM hit.start + 1 FOR hit.length), 'hex') AS raw
+            FROM hit JOIN raw_api_pages p
+              ON p.source = $1 AND p.fetched_at = hit.fetched_at AND p.run_id = hit.run_id AND p.page = hit.page
             """, [source.rawValue, id, bound]).rows.first {
             return try Self.bytes(hex: try row.get("raw"))
         }

@@ -38,6 +38,24 @@ final class YearLayoutTests: XCTestCase {
         XCTAssertEqual(hexString([0x00, 0x7f, 0xff, 0x5b]), "007fff5b")
     }
 
+    func testPageSplitsIntoSkeletonAndNumbersAndJoinsBack() throws {
+        let split = try XCTUnwrap(PageSplit(Array(#"[{"id":"e-1","p":-1.5e-7,"v":12,"d":"2024-12-04T10:35:25.220Z","n":"Ether"}]"#.utf8)))
+        XCTAssertEqual(split.numbers, "e-1,-1.5e-7,12,2024-12-04,10,35,25.220")
+        XCTAssertEqual(split.skeleton, "[{\"id\":\"\u{1}\",\"p\":\u{1},\"v\":\u{1},\"d\":\"\u{1}T\u{1}:\u{1}:\u{1}Z\",\"n\":\"Ether\"}]")
+        let cases = ["", "7", "[]", "no digits at all, e+E-.", "12,34", "[1,2,3]", "Ωmega 1 ∑ 2", " 1 ", "1e", "e1", "--1--"]
+        for text in cases {
+            let body = Array(text.utf8)
+            let split = try XCTUnwrap(PageSplit(body), text)
+            XCTAssertEqual(split.joined, body, text)
+            XCTAssertEqual(split.skeleton.utf8.filter { $0 == 1 }.count,
+                           split.numbers.isEmpty ? 0 : split.numbers.split(separator: ",").count, text)
+        }
+        // What text cannot carry, or what would be taken for a marker, keeps the bytes as they are.
+        XCTAssertNil(PageSplit([0x5b, 0x00, 0x5d]))
+        XCTAssertNil(PageSplit([0x5b, 0x01, 0x5d]))
+        XCTAssertNil(PageSplit([0x5b, 0xff, 0x5d]))
+    }
+
     func testMonthsAcrossYearsAndBeforeTheEpoch() {
         let t = Timestamp.parseFilter("2026-11-23T23:05:00Z")!
         XCTAssertEqual(t.monthStart, Timestamp.parseFilter("2026-11-01")!)

@@ -95,6 +95,11 @@ def test_raw_json_of_a_record_comes_back_byte_for_byte(stack):
                                     capture_output=True, timeout=30)
             assert result.returncode == 0, result.stderr
             assert result.stdout == spans[record_id], (source, record_id)
+    # Pages are kept as a skeleton and its numbers (migration 12); each joins back to the page as served.
+    pages = stack.psql("SELECT page, body IS NULL, encode(kasparro_page_bytes(body, skeleton, numbers), 'hex') "
+                       "FROM raw_api_pages WHERE source = 'coingecko' ORDER BY page", stack.db_url(db))
+    assert [(page, split, bytes.fromhex(hexed)) for page, split, hexed in pages] == [
+        ("1", "t", page1.read_bytes()), ("2", "t", page2.read_bytes())]
     # The SQL view answers the same bytes.
     view = stack.psql("SELECT encode(raw, 'hex') FROM raw_api_records WHERE source = 'coinpaprika' "
                       "AND source_id = 'btc-bitcoin'", stack.db_url(db))
@@ -263,11 +268,11 @@ def test_a_v4_database_migrates_in_place_while_a_responder_reads_it(stack, tmp_p
 
 
 def test_raw_pages_are_compressed_with_pglz_in_every_partition(stack):
-    """Migration 11: the parent and every partition, existing or created later, compress with pglz."""
+    """Migrations 11 and 12: the parent and every partition, existing or created later, compress with pglz."""
     stack.etl("run", "--source", "coinpaprika")  # makes sure this month's partition exists
     settings = stack.psql("""
         SELECT DISTINCT a.attcompression FROM pg_attribute a
-        WHERE a.attname IN ('body', 'ids') AND (a.attrelid = 'raw_api_pages'::regclass
+        WHERE a.attname IN ('body', 'ids', 'skeleton', 'numbers') AND (a.attrelid = 'raw_api_pages'::regclass
               OR a.attrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'raw_api_pages'::regclass))""")
     assert settings == [["p"]]
     assert int(stack.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'raw_api_pages'::regclass")[0][0]) >= 2
