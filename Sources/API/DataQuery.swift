@@ -193,19 +193,44 @@ public struct DataQuery: Sendable, Equatable {
         let totalSQL = totalParts.isEmpty ? "0" : "(" + totalParts.joined(separator: " + ") + ")::bigint"
         if let since { filters.append("m.observed_at >= \(bind(since.description))::timestamptz") }
         if let until { filters.append("m.observed_at < \(bind(until.description))::timestamptz") }
-        var pageFilters = filters
+        let order = "m.observed_at DESC, m.source, m.source_id"
+        func whereClause(_ conditions: [String]) -> String {
+            conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        }
+        let page: String
         if case .cursor(let cursor, _) = paging {
-            // Rows after the cursor in (observed_at DESC, source, source_id) order, written so the
-            // index range starts at the cursor's time instead of the newest row.
+            // The rows after the cursor in (observed_at DESC, source, source_id) order: those at the
+            // cursor's instant after its (source, source_id), then those before that instant. As
+            // two ranges of the key index, neither reads the rows of the cursor's instant it has
+            // passed (thousands when a whole snapshot shares one timestamp).
             let at = bind(cursor.observedAt.description)
             let src = bind(cursor.source)
             let sid = bind(cursor.sourceID)
-            pageFilters.append("m.observed_at <= \(at)::timestamptz")
-            pageFilters.append("(m.observed_at < \(at)::timestamptz OR (m.source, m.source_id) > (\(src), \(sid)))")
+            let limit = bind(String(pageSize))
+            page = """
+                SELECT * FROM (
+                  (SELECT * FROM market_records m \(whereClause(filters + ["m.observed_at = \(at)::timestamptz",
+                                                                           "(m.source, m.source_id) > (\(src), \(sid))"]))
+                   ORDER BY m.source, m.source_id LIMIT \(limit)::int + 1)
+                  UNION ALL
+                  (SELECT * FROM market_records m \(whereClause(filters + ["m.observed_at < \(at)::timestamptz"]))
+                   ORDER BY \(order) LIMIT \(limit)::int + 1)) m
+                ORDER BY \(order) LIMIT \(limit)::int + 1
+                """
+        } else if self.offset > 0 {
+            // Deep pages skip rows by their keys alone (an index-only scan of the key index when the
+            // filter allows it), then read only the rows of the page: skipped rows cost no heap visits.
+            let limit = bind(String(pageSize))
+            let offset = bind(String(self.offset))
+            page = """
+                SELECT r.* FROM (SELECT m.observed_at, m.source, m.source_id FROM market_records m \(whereClause(filters))
+                                 ORDER BY \(order) LIMIT \(limit)::int + 1 OFFSET \(offset)::bigint) k
+                JOIN market_records r ON r.observed_at = k.observed_at AND r.source = k.source AND r.source_id = k.source_id
+                ORDER BY r.observed_at DESC, r.source, r.source_id
+                """
+        } else {
+            page = "SELECT * FROM market_records m \(whereClause(filters)) ORDER BY \(order) LIMIT \(bind(String(pageSize)))::int + 1"
         }
-        let pageWhere = pageFilters.isEmpty ? "" : "WHERE " + pageFilters.joined(separator: " AND ")
-        let limit = bind(String(pageSize))
-        let offset = bind(String(self.offset))
         let version = bind(String(knownVersion))
         let total = bind(String(knownTotal))
         let sql = """
@@ -214,9 +239,7 @@ public struct DataQuery: Sendable, Equatable {
             FROM (SELECT version, CASE WHEN version = \(version)::bigint THEN \(total)::bigint
                                       ELSE \(totalSQL) END AS total
                   FROM data_version) v
-            LEFT JOIN LATERAL (SELECT * FROM market_records m \(pageWhere)
-                               ORDER BY m.observed_at DESC, m.source, m.source_id
-                               LIMIT \(limit)::int + 1 OFFSET \(offset)::bigint) m ON true
+            LEFT JOIN LATERAL (\(page)) m ON true
             """
         return (sql, params)
     }

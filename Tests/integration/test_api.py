@@ -123,6 +123,35 @@ def test_cursor_walk_visits_every_row_once(stack):
     assert len(seen) == len(set(seen)) == 1442
 
 
+def test_cursors_inside_a_shared_instant_and_deep_pages_follow_the_table_order(stack):
+    """A cursor that stops among rows sharing one instant (the cursor query reads two key ranges)
+    and deep numbered pages (keys first, then the page's rows) give exactly the table's order."""
+    order = "ORDER BY observed_at DESC, source, source_id"
+    expected = [tuple(r) for r in stack.psql(
+        "SELECT source, source_id, rfc3339(observed_at) FROM market_records "
+        f"WHERE observed_at >= '2021-01-01' AND observed_at < '2021-01-05' {order}")]
+    assert len(expected) > 12 and len({r[2] for r in expected}) * 3 <= len(expected), "instants are shared"
+    seen, params = [], {"since": "2021-01-01", "until": "2021-01-05", "page_size": 2}
+    while True:
+        body = stack.get("/data", params=params).json()
+        seen += [(r["source"], r["source_id"], r["observed_at"]) for r in body["data"]]
+        if body["next_cursor"] is None:
+            break
+        params = {"since": "2021-01-01", "until": "2021-01-05", "page_size": 2, "cursor": body["next_cursor"]}
+    assert seen == expected
+    total = int(stack.psql("SELECT count(*) FROM market_records")[0][0])
+    for page, where, params in [(2, "", {}), (97, "", {}), (total // 50 + 1, "", {}),
+                                (30, "WHERE source = 'csv'", {"source": "csv"}),
+                                (12, "WHERE upper(symbol) = 'BTC'", {"symbol": "btc"})]:
+        body = stack.get("/data", params={"page": page, "page_size": 50, **params}).json()
+        rows = stack.psql(f"SELECT source, source_id, rfc3339(observed_at) FROM market_records {where} {order} "
+                          f"LIMIT 50 OFFSET {(page - 1) * 50}")
+        at = lambda text: datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        assert [(r["source"], r["source_id"], at(r["observed_at"])) for r in body["data"]] == [
+            (source, source_id, at(observed)) for source, source_id, observed in rows], (page, params)
+        assert len(rows) > 0
+
+
 def test_post_is_405_and_unknown_path_404(stack):
     r = stack.http.post(stack.https + "/data", headers={"x-api-key": stack.bench_key}, timeout=5, verify=stack.cert)
     assert error_of(r, 405)["code"] == "method_not_allowed"
