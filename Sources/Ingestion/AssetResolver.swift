@@ -5,9 +5,11 @@ import Support
 
 /// Resolves `(source, source_id)` to an `asset_id`, with the rules of `Identity`.
 ///
-/// Known mappings and candidates are loaded once per run and indexed by symbol. A batch's new
-/// assets and mappings are written with three statements, and become visible to later batches
-/// only after `commit()`, so a rolled-back batch leaves nothing behind in memory either.
+/// A batch's coins are looked up by their keys (one statement, its cost the batch's, not the
+/// number of assets); only a coin not mapped yet loads every asset and mapping, once per run,
+/// indexed by symbol, to match it. A batch's new assets and mappings are written with three
+/// statements, and become visible to later batches only after `commit()`, so a rolled-back batch
+/// leaves nothing behind in memory either.
 final class AssetResolver {
     private struct Key: Hashable { let source: Source; let sourceID: String }
 
@@ -20,8 +22,13 @@ final class AssetResolver {
     /// The sources' coin lists, read at the first coin to resolve (after this run's list refresh).
     private var directory: CoinDirectory?
 
-    /// Loads every asset and mapping.
-    init(connection: Connection) throws {
+    /// Whether every asset and mapping is in memory (after the first coin not mapped yet).
+    private var loaded = false
+
+    init() {}
+
+    /// Loads every asset and mapping: the candidates a new coin is matched against.
+    private func loadAll(connection: Connection) throws {
         let rows = try connection.query("""
             SELECT s.source, s.source_id, s.asset_id, a.symbol, s.name, s.max_supply, s.total_supply, s.circulating_supply
             FROM asset_sources s JOIN assets a USING (asset_id)
@@ -36,6 +43,18 @@ final class AssetResolver {
             add(to: id, symbol: try row.get("symbol"), source: source, sourceID: sourceID, name: try row.get("name"),
                 supply: supply.isEmpty ? nil : supply)
         }
+        loaded = true
+    }
+
+    /// The mappings of `keys` that exist, into `mapped`.
+    private func lookUp(_ keys: [Key], connection: Connection) throws {
+        let rows = try connection.queryPrepared("""
+            SELECT s.source, s.source_id, s.asset_id FROM unnest($1::text[], $2::text[]) AS k(source, source_id)
+            JOIN asset_sources s ON s.source = k.source AND s.source_id = k.source_id
+            """, [sqlArrayLiteral(keys.map(\.source.rawValue)), sqlArrayLiteral(keys.map(\.sourceID))]).rows
+        for row in rows {
+            mapped[Key(source: try row.get("source"), sourceID: try row.get("source_id"))] = try row.get("asset_id")
+        }
     }
 
     /// The asset of every record, in order; new assets and mappings are inserted in the open transaction.
@@ -49,6 +68,12 @@ final class AssetResolver {
                 unmapped[key] = record
                 order.append(key)
             }
+        }
+        if !order.isEmpty, !loaded {
+            try lookUp(order, connection: connection)
+            order.removeAll { mapped[$0] != nil }
+            if !order.isEmpty { try loadAll(connection: connection) }
+            order.removeAll { mapped[$0] != nil }
         }
         if !order.isEmpty { try resolve(order.map { unmapped[$0]! }, connection: connection) }
         return records.map { mapped[Key(source: $0.source, sourceID: $0.sourceID)] ?? pending.mapped[Key(source: $0.source, sourceID: $0.sourceID)]! }

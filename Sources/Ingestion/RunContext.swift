@@ -33,7 +33,7 @@ final class RunContext {
         self.logger = logger
         self.failAfter = failAfter
         self.now = now
-        self.resolver = try AssetResolver(connection: connection)
+        self.resolver = AssetResolver()
     }
 
     /// Every stored checkpoint of this source, by stream, in one query (a CSV directory may hold
