@@ -54,9 +54,9 @@ enum DataPage {
                     let known = cache.total(query.filterKey)
                     let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0,
                                                     rollup: session.fineRollup, aliases: session.hasAliases)
-                    let page = try connection.withPreparedRows(statement.sql, statement.params) { rows in
-                        try write(rows, size: query.pageSize)
-                    }
+                    let page = try statement.prepared
+                        ? connection.withPreparedRows(statement.sql, statement.params) { rows in try write(rows, size: query.pageSize) }
+                        : connection.withRows(statement.sql, statement.params) { rows in try write(rows, size: query.pageSize) }
                     cache.storeTotal(query.filterKey, version: page.version, total: page.total)
                     return PageCache.Entry(version: page.version, tail: renderTail(query, page))
                 }

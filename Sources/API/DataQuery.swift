@@ -148,7 +148,7 @@ public struct DataQuery: Sendable, Equatable {
     /// throughput, and PostgreSQL is the part the whole pool shares.
     /// The connection prepares each distinct SQL text once, so every combination keeps its plan.
     func statement(knownVersion: Int64, knownTotal: Int64, rollup: FineRollup = .monthly,
-                   aliases: Bool = true) -> (sql: String, params: [String?]) {
+                   aliases: Bool = true) -> (sql: String, params: [String?], prepared: Bool) {
         var params: [String?] = []
         func bind(_ value: String) -> String {
             params.append(value)
@@ -219,13 +219,14 @@ public struct DataQuery: Sendable, Equatable {
                 """
         } else if self.offset > 0 {
             // Deep pages skip rows by their keys alone (an index-only scan of the key index when the
-            // filter allows it), then read only the rows of the page: skipped rows cost no heap visits.
-            let limit = bind(String(pageSize))
-            let offset = bind(String(self.offset))
+            // filter allows it), then read each row of the page by its key: skipped rows cost no heap
+            // visits. LIMIT and OFFSET are written in (validated integers; the statement is not
+            // prepared): a generic plan, not knowing them, would sort the whole table instead.
             page = """
                 SELECT r.* FROM (SELECT m.observed_at, m.source, m.source_id FROM market_records m \(whereClause(filters))
-                                 ORDER BY \(order) LIMIT \(limit)::int + 1 OFFSET \(offset)::bigint) k
-                JOIN market_records r ON r.observed_at = k.observed_at AND r.source = k.source AND r.source_id = k.source_id
+                                 ORDER BY \(order) LIMIT \(pageSize + 1) OFFSET \(self.offset)) k
+                CROSS JOIN LATERAL (SELECT * FROM market_records r WHERE r.observed_at = k.observed_at
+                                    AND r.source = k.source AND r.source_id = k.source_id LIMIT 1) r
                 ORDER BY r.observed_at DESC, r.source, r.source_id
                 """
         } else {
@@ -241,7 +242,7 @@ public struct DataQuery: Sendable, Equatable {
                   FROM data_version) v
             LEFT JOIN LATERAL (\(page)) m ON true
             """
-        return (sql, params)
+        return (sql, params, prepared: self.offset == 0)
     }
 
     /// Filters and paging: the key of a rendered page in the cache.

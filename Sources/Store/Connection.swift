@@ -99,6 +99,20 @@ public final class Connection {
         return try body(RowView(result: result))
     }
 
+    /// Runs `sql` once, unprepared (PostgreSQL plans it for this execution; with the API's generic
+    /// plans, literals in it are what the planner sees), and hands its rows to `body` as
+    /// `withPreparedRows` does.
+    public func withRows<T>(_ sql: String, _ params: [String?], _ body: (RowView) throws -> T) throws -> T {
+        let handle = try liveHandle()
+        try checkParams(params)
+        let raw = withCStringArray(params) { values in
+            PQexecParams(handle, sql, Int32(params.count), nil, values, nil, nil, 0)
+        }
+        let result = try QueryResult.check(raw, connection: handle)
+        defer { PQclear(result) }
+        return try body(RowView(result: result))
+    }
+
     /// Prepares `sql` under a name of its own on first use, then executes it; the caller checks the result.
     private func execPrepared(_ handle: OpaquePointer, _ sql: String, _ params: [String?]) throws(DatabaseError) -> OpaquePointer? {
         try checkParams(params)
