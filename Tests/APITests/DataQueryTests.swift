@@ -68,6 +68,25 @@ final class DataQueryTests: XCTestCase {
         XCTAssertNotNil(error("cursor=\(cursor.encoded)&offset=2"))
         XCTAssertNil(DataQuery.Cursor(encoded: "djJ8MXxjc3Z8eA"))  // v2|1|csv|x
     }
+
+    func testEachPagingGetsItsStatementShape() throws {
+        // The first page: one prepared statement, LIMIT bound.
+        let first = try DataQuery(query: "symbol=btc").statement(knownVersion: 1, knownTotal: 2)
+        XCTAssertTrue(first.prepared)
+        XCTAssertFalse(first.sql.contains("OFFSET") || first.sql.contains("UNION"))
+        // Deep pages: keys first, then each row by its key; LIMIT and OFFSET written in, not prepared.
+        let deep = try DataQuery(query: "page=901&page_size=50").statement(knownVersion: 1, knownTotal: 2)
+        XCTAssertFalse(deep.prepared)
+        XCTAssertTrue(deep.sql.contains("LIMIT 51 OFFSET 45000") && deep.sql.contains("CROSS JOIN LATERAL"), deep.sql)
+        XCTAssertTrue(try DataQuery(query: "limit=10&offset=7").statement(knownVersion: 1, knownTotal: 2).sql.contains("LIMIT 11 OFFSET 7"))
+        // Cursors: the rest of the cursor's instant, then what is before it, both prepared.
+        let cursor = DataQuery.Cursor(observedAt: Timestamp(microseconds: 1_720_223_940_000_000), source: "csv", sourceID: "x")
+        let next = try DataQuery(query: "cursor=\(cursor.encoded)&source=csv").statement(knownVersion: 1, knownTotal: 2)
+        XCTAssertTrue(next.prepared)
+        XCTAssertTrue(next.sql.contains("m.observed_at = $") && next.sql.contains("(m.source, m.source_id) > ($")
+                      && next.sql.contains("UNION ALL") && next.sql.contains("m.observed_at < $"), next.sql)
+        XCTAssertEqual(next.params.filter { $0 == "csv" }.count, 2, "the source filter and the cursor's source")
+    }
 }
 
 /// Whole buckets from the rollups, partial ones from the table: never overlapping, never missing.
