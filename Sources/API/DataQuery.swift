@@ -220,8 +220,9 @@ public struct DataQuery: Sendable, Equatable {
         } else if self.offset > 0 {
             // Deep pages skip rows by their keys alone (an index-only scan of the key index when the
             // filter allows it), then read each row of the page by its key: skipped rows cost no heap
-            // visits. LIMIT and OFFSET are written in (validated integers; the statement is not
-            // prepared): a generic plan, not knowing them, would sort the whole table instead.
+            // visits (the lookup's LIMIT 1 keeps it a lookup: as a plain join the planner merged it
+            // with a scan of every skipped row). LIMIT and OFFSET are written in (validated integers;
+            // the statement is not prepared): a generic plan, not knowing them, sorted the whole table.
             page = """
                 SELECT r.* FROM (SELECT m.observed_at, m.source, m.source_id FROM market_records m \(whereClause(filters))
                                  ORDER BY \(order) LIMIT \(pageSize + 1) OFFSET \(self.offset)) k
