@@ -276,3 +276,8 @@ def test_raw_pages_are_compressed_with_pglz_in_every_partition(stack):
               OR a.attrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'raw_api_pages'::regclass))""")
     assert settings == [["p"]]
     assert int(stack.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'raw_api_pages'::regclass")[0][0]) >= 2
+
+
+def test_hourly_rollup_pages_leave_room_for_updates(stack):
+    """Migration 13 (measured in the README: HOT updates 90% -> 99.9% on a 1,000,000-row load)."""
+    assert stack.psql("SELECT reloptions FROM pg_class WHERE relname = 'market_counts_hourly'") == [["{fillfactor=50}"]]
