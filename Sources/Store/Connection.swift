@@ -75,11 +75,7 @@ public final class Connection {
     @discardableResult
     public func query(_ sql: String, _ params: [String?] = []) throws(DatabaseError) -> QueryResult {
         let handle = try liveHandle()
-        try checkParams(params)
-        let result = withCStringArray(params) { values in
-            PQexecParams(handle, sql, Int32(params.count), nil, values, nil, nil, 0)
-        }
-        return try QueryResult(result, connection: handle)
+        return try QueryResult(try execUnprepared(handle, sql, params), connection: handle)
     }
 
     /// Runs `sql` as a prepared statement, preparing it on its first use on this connection.
@@ -94,9 +90,7 @@ public final class Connection {
     public func withPreparedRows<T>(_ sql: String, _ params: [String?],
                                     _ body: (RowView) throws -> T) throws -> T {
         let handle = try liveHandle()
-        let result = try QueryResult.check(try execPrepared(handle, sql, params), connection: handle)
-        defer { PQclear(result) }
-        return try body(RowView(result: result))
+        return try Self.view(try execPrepared(handle, sql, params), handle, body)
     }
 
     /// Runs `sql` once, unprepared (PostgreSQL plans it for this execution; with the API's generic
@@ -104,13 +98,22 @@ public final class Connection {
     /// `withPreparedRows` does.
     public func withRows<T>(_ sql: String, _ params: [String?], _ body: (RowView) throws -> T) throws -> T {
         let handle = try liveHandle()
-        try checkParams(params)
-        let raw = withCStringArray(params) { values in
-            PQexecParams(handle, sql, Int32(params.count), nil, values, nil, nil, 0)
-        }
+        return try Self.view(try execUnprepared(handle, sql, params), handle, body)
+    }
+
+    /// Checks a result and hands its rows to `body`, clearing it afterwards.
+    private static func view<T>(_ raw: OpaquePointer?, _ handle: OpaquePointer, _ body: (RowView) throws -> T) throws -> T {
         let result = try QueryResult.check(raw, connection: handle)
         defer { PQclear(result) }
         return try body(RowView(result: result))
+    }
+
+    /// Executes `sql` unnamed (planned for this execution); the caller checks the result.
+    private func execUnprepared(_ handle: OpaquePointer, _ sql: String, _ params: [String?]) throws(DatabaseError) -> OpaquePointer? {
+        try checkParams(params)
+        return withCStringArray(params) { values in
+            PQexecParams(handle, sql, Int32(params.count), nil, values, nil, nil, 0)
+        }
     }
 
     /// Prepares `sql` under a name of its own on first use, then executes it; the caller checks the result.
