@@ -26,7 +26,14 @@ urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "scripts" / "stack.sh"
 ROWS = int(os.environ.get("ROWS", "3000000"))
-DAYS = int(os.environ.get("DAYS", "3000"))  # days of history per coin (from 2013-01-01)
+# The product grows in time, not in coins: every 15 minutes a snapshot of about 4,300 coins (3,800
+# CoinPaprika tickers, 500 CoinGecko markets). So ROWS are COINS coins, one row each every
+# STEP_MINUTES, ending at END: 3,000,000 rows are a week of the steady state, 30,000,000 ten weeks,
+# 150,000,000 a year. (Before 2026-12-03 the history was 3,000 days of daily rows and ROWS grew the
+# coins instead, 10,000 at 30,000,000 rows: COINS=10000 STEP_MINUTES=1440 END=2021-03-20.)
+COINS = int(os.environ.get("COINS", "4300"))
+STEP = datetime.timedelta(minutes=int(os.environ.get("STEP_MINUTES", "15")))
+END = datetime.datetime.fromisoformat(os.environ.get("END", "2026-11-01T00:00"))
 PROBES = int(os.environ.get("PROBES", "40"))
 
 
@@ -36,28 +43,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_history(directory: Path, rows: int, days: int) -> int:
-    """One file per synthetic coin, a row per day, the sample files' columns and value widths: names
-    of 11 characters ("Synth 00042", the samples' run from 3 to 12) and 6-letter tickers (3 to 4)."""
+def write_history(directory: Path, rows: int, coins: int) -> "tuple[int, datetime.datetime]":
+    """One file per synthetic coin, a row every STEP up to END, the sample files' columns and value
+    widths: names of 11 characters ("Synth 00042", the samples' run from 3 to 12) and 6-letter
+    tickers (3 to 4). Returns the rows written and the first instant."""
     rng = random.Random(42)
-    coins = max(1, rows // days)
-    start = datetime.date(2013, 1, 1)
+    coins = max(1, min(coins, rows))
+    per_coin = rows // coins
+    first = END - STEP * (per_coin + rows % coins)
     written = 0
     for coin in range(coins):
-        n = days if coin < coins - 1 else rows - written
+        n = per_coin if coin < coins - 1 else rows - written
         price = 10 ** rng.uniform(-4, 4)
         supply = 10 ** rng.uniform(6, 11)
         lines = ["SNo,Name,Symbol,Date,High,Low,Open,Close,Volume,Marketcap"]
         for i in range(n):
             price *= 1 + rng.gauss(0, 0.04)
             high, low = price * (1 + rng.random() * 0.05), price * (1 - rng.random() * 0.05)
-            day = start + datetime.timedelta(days=i)
-            lines.append(f"{i + 1},Synth {coin:05d},S{coin:05d},{day:%d-%m-%Y} 23:59,{high:.10g},{low:.10g},"
+            at = END - STEP * (n - i)
+            lines.append(f"{i + 1},Synth {coin:05d},S{coin:05d},{at:%d-%m-%Y %H:%M},{high:.10g},{low:.10g},"
                          f"{price * (1 + rng.gauss(0, 0.01)):.10g},{price:.10g},{price * supply * rng.uniform(0.01, 0.2):.10g},"
                          f"{price * supply:.10g}")
         (directory / f"coin_Synthetic{coin:05d}.csv").write_text("\r\n".join(lines) + "\r\n")
         written += n
-    return written
+    return written, first
 
 
 def percentile(values: list, p: float) -> float:
@@ -212,7 +221,7 @@ def main() -> int:
     sh = lambda *args: subprocess.run([str(STACK), *args], env=env, check=True, capture_output=True, text=True)
     try:
         started = time.monotonic()
-        written = write_history(csv_dir, ROWS, DAYS)
+        written, first = write_history(csv_dir, ROWS, COINS)
         print(f"synthetic CSV history: {written:,} rows in {len(list(csv_dir.glob('*.csv')))} files "
               f"({sum(p.stat().st_size for p in csv_dir.glob('*.csv')) / 1e6:.0f} MB) written in {time.monotonic() - started:.0f} s", flush=True)
         for step in ("pg-start", "db-setup", "migrate"):
@@ -230,6 +239,19 @@ def main() -> int:
         growth = int(psql("SELECT pg_database_size(current_database())")) - size_before
         print(f"{'CSV load through the ETL (kasparro-etl run --source csv)':<58} {loaded:,} rows in {seconds:.0f} s = "
               f"{loaded / seconds:,.0f} rows/s; database growth {growth / loaded:.0f} bytes/row", flush=True)
+        # The run history the same span of the steady state leaves behind: a CoinPaprika and a
+        # CoinGecko run every STEP, one in a hundred failed (SYNTHETIC rows, trigger 'bench-synthetic').
+        runs = psql(f"""
+            WITH t AS (SELECT timestamptz '{first:%Y-%m-%d %H:%M}+00' + k * interval '{STEP.total_seconds():.0f} seconds' AS at, k
+                       FROM generate_series(0, {int((END - first) / STEP) - 1}) k),
+            ins AS (INSERT INTO etl_runs (invocation_id, source, trigger, status, started_at, finished_at, fetched, inserted, error)
+                    SELECT gen_random_uuid(), src, 'bench-synthetic', CASE WHEN k % 100 = 99 THEN 'failed' ELSE 'succeeded' END,
+                           at, at + interval '2 seconds', n, n, CASE WHEN k % 100 = 99 THEN 'SYNTHETIC failure' END
+                    FROM t, (VALUES ('coinpaprika', 3800), ('coingecko', 500)) v(src, n) ORDER BY at, src RETURNING 1)
+            SELECT count(*) FROM ins""")
+        print(f"synthetic run history: {int(runs):,} runs (SYNTHETIC, trigger 'bench-synthetic'), two every "
+              f"{STEP.total_seconds() / 60:.0f} minutes from {first:%Y-%m-%d %H:%M} to {END:%Y-%m-%d %H:%M}", flush=True)
+        psql("VACUUM ANALYZE etl_runs")
 
         for step in ("api-start", "tls", "keys", "nginx-start"):
             sh(step)
@@ -246,9 +268,9 @@ def main() -> int:
             return ms, r.json()
 
         rng = random.Random(7)
-        symbols = [f"s{c:05d}" for c in range(max(1, ROWS // DAYS))]
+        symbols = [f"s{c:05d}" for c in range(min(COINS, ROWS))]
         assets = [int(a) for a in psql("SELECT DISTINCT asset_id FROM market_records").split()]
-        lo, hi = datetime.datetime(2013, 1, 1), datetime.datetime(2013, 1, 1) + datetime.timedelta(days=DAYS)
+        lo, hi = first, END
 
         def moment():
             t = lo + (hi - lo) * rng.random()
@@ -306,10 +328,10 @@ def main() -> int:
         sys.path.insert(0, str(ROOT / "scripts"))
         import bench
         bench.throughput(bench.stack_env(env))
-        newest = datetime.date(2013, 1, 1) + datetime.timedelta(days=DAYS)
+        last_sno = ROWS if min(COINS, ROWS) <= 1 else ROWS // min(COINS, ROWS)  # coin 0's rows
         with open(csv_dir / "coin_Synthetic00000.csv", "a") as f:
             for i in range(200):
-                f.write(f"{DAYS + i + 1},Synth 00000,S00000,{newest + datetime.timedelta(days=i):%d-%m-%Y} 23:59,1,1,1,1,1,1\r\n")
+                f.write(f"{last_sno + i + 1},Synth 00000,S00000,{END + STEP * i:%d-%m-%Y %H:%M},1,1,1,1,1,1\r\n")
         commit = {}
 
         def etl_commit():
