@@ -368,6 +368,112 @@ public enum Migrations {
         -- the updates in their page (HOT: 99.9% instead of 90%; 14 pages). New pages only.
         ALTER TABLE market_counts_hourly SET (fillfactor = 50);
         """#),
+        Migration(version: 14, name: "each source's run, checkpoint and quarantine totals in one row", sql: #"""
+        -- /stats aggregated every run on every call, and a year at the default schedule is 70,000
+        -- runs. One row per source now holds what it showed, kept by triggers in the writers' own
+        -- transactions (like the rollups): a run's insert and its progress add their difference; the
+        -- rare change to a finished run, a deleted run or a TRUNCATE counts that source again.
+        CREATE TABLE etl_source_totals (
+          source           text PRIMARY KEY,
+          runs             bigint NOT NULL DEFAULT 0,
+          failed_runs      bigint NOT NULL DEFAULT 0,
+          processed        bigint NOT NULL DEFAULT 0,
+          last_success_at  timestamptz,
+          last_failure_at  timestamptz,
+          last_failed_run  bigint,
+          checkpoints      bigint NOT NULL DEFAULT 0,
+          quarantined      bigint NOT NULL DEFAULT 0
+        );
+
+        CREATE FUNCTION etl_source_totals_recount_runs(src text) RETURNS void LANGUAGE sql AS $fn$
+          INSERT INTO etl_source_totals AS t (source, runs, failed_runs, processed, last_success_at, last_failure_at, last_failed_run)
+          SELECT src, count(*), count(*) FILTER (WHERE status = 'failed'), coalesce(sum(fetched), 0),
+                 max(finished_at) FILTER (WHERE status = 'succeeded'), max(finished_at) FILTER (WHERE status = 'failed'),
+                 max(run_id) FILTER (WHERE status = 'failed')
+          FROM etl_runs WHERE source = src
+          ON CONFLICT (source) DO UPDATE SET runs = EXCLUDED.runs, failed_runs = EXCLUDED.failed_runs,
+            processed = EXCLUDED.processed, last_success_at = EXCLUDED.last_success_at,
+            last_failure_at = EXCLUDED.last_failure_at, last_failed_run = EXCLUDED.last_failed_run;
+        $fn$;
+
+        CREATE FUNCTION etl_runs_totals() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        BEGIN
+          IF TG_OP = 'TRUNCATE' THEN
+            UPDATE etl_source_totals SET runs = 0, failed_runs = 0, processed = 0, last_success_at = NULL,
+              last_failure_at = NULL, last_failed_run = NULL;
+            RETURN NULL;
+          END IF;
+          IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.status <> 'running' OR OLD.source <> NEW.source)) THEN
+            PERFORM etl_source_totals_recount_runs(OLD.source);
+            IF TG_OP = 'UPDATE' AND OLD.source <> NEW.source THEN PERFORM etl_source_totals_recount_runs(NEW.source); END IF;
+            RETURN NULL;
+          END IF;
+          -- An inserted run, or a running one that progressed or finished.
+          INSERT INTO etl_source_totals AS t (source, runs, failed_runs, processed, last_success_at, last_failure_at, last_failed_run)
+          VALUES (NEW.source, CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE 0 END, (NEW.status = 'failed')::int,
+                  NEW.fetched - CASE WHEN TG_OP = 'UPDATE' THEN OLD.fetched ELSE 0 END,
+                  CASE WHEN NEW.status = 'succeeded' THEN NEW.finished_at END,
+                  CASE WHEN NEW.status = 'failed' THEN NEW.finished_at END,
+                  CASE WHEN NEW.status = 'failed' THEN NEW.run_id END)
+          ON CONFLICT (source) DO UPDATE SET runs = t.runs + EXCLUDED.runs, failed_runs = t.failed_runs + EXCLUDED.failed_runs,
+            processed = t.processed + EXCLUDED.processed,
+            last_success_at = greatest(t.last_success_at, EXCLUDED.last_success_at),
+            last_failure_at = greatest(t.last_failure_at, EXCLUDED.last_failure_at),
+            last_failed_run = greatest(t.last_failed_run, EXCLUDED.last_failed_run);
+          RETURN NULL;
+        END
+        $fn$;
+        CREATE TRIGGER etl_runs_totals AFTER INSERT OR UPDATE OR DELETE ON etl_runs
+          FOR EACH ROW EXECUTE FUNCTION etl_runs_totals();
+        CREATE TRIGGER etl_runs_totals_truncate AFTER TRUNCATE ON etl_runs
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_runs_totals();
+
+        -- Streams and quarantined records (the column is the trigger's argument): one grouped
+        -- upsert per statement, rows removed subtracted and rows added added, as for the market
+        -- rollups. An UPDATE writes only when a row moved to another source (the checkpoint upsert
+        -- of every batch moves none).
+        CREATE FUNCTION etl_source_totals_count() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        DECLARE
+          upsert text := format('INSERT INTO etl_source_totals AS t (source, %1$I) %%s
+                                 ON CONFLICT (source) DO UPDATE SET %1$I = t.%1$I + EXCLUDED.%1$I', TG_ARGV[0]);
+        BEGIN
+          IF TG_OP = 'TRUNCATE' THEN
+            EXECUTE format('UPDATE etl_source_totals SET %I = 0', TG_ARGV[0]);
+          ELSIF TG_OP = 'INSERT' THEN
+            EXECUTE format(upsert, 'SELECT source, count(*) FROM new_rows GROUP BY source');
+          ELSIF TG_OP = 'DELETE' THEN
+            EXECUTE format(upsert, 'SELECT source, -count(*) FROM old_rows GROUP BY source');
+          ELSE
+            EXECUTE format(upsert, 'SELECT source, sum(d) FROM (SELECT source, -1 AS d FROM old_rows
+                                    UNION ALL SELECT source, 1 FROM new_rows) m GROUP BY source HAVING sum(d) <> 0');
+          END IF;
+          RETURN NULL;
+        END
+        $fn$;
+        CREATE TRIGGER etl_checkpoints_insert AFTER INSERT ON etl_checkpoints REFERENCING NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints');
+        CREATE TRIGGER etl_checkpoints_update AFTER UPDATE ON etl_checkpoints REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints');
+        CREATE TRIGGER etl_checkpoints_delete AFTER DELETE ON etl_checkpoints REFERENCING OLD TABLE AS old_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints');
+        CREATE TRIGGER etl_checkpoints_truncate AFTER TRUNCATE ON etl_checkpoints
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints');
+        CREATE TRIGGER quarantine_insert AFTER INSERT ON quarantine REFERENCING NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined');
+        CREATE TRIGGER quarantine_update AFTER UPDATE ON quarantine REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined');
+        CREATE TRIGGER quarantine_delete AFTER DELETE ON quarantine REFERENCING OLD TABLE AS old_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined');
+        CREATE TRIGGER quarantine_truncate AFTER TRUNCATE ON quarantine
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined');
+
+        -- What is there already (the triggers exist from here on, in the same transaction).
+        SELECT etl_source_totals_recount_runs(source) FROM (SELECT DISTINCT source FROM etl_runs) s;
+        INSERT INTO etl_source_totals AS t (source, checkpoints) SELECT source, count(*) FROM etl_checkpoints GROUP BY source
+        ON CONFLICT (source) DO UPDATE SET checkpoints = EXCLUDED.checkpoints;
+        INSERT INTO etl_source_totals AS t (source, quarantined) SELECT source, count(*) FROM quarantine GROUP BY source
+        ON CONFLICT (source) DO UPDATE SET quarantined = EXCLUDED.quarantined;
+        """#),
     ]
 }
 
