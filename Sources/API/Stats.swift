@@ -4,17 +4,16 @@ import Store
 
 /// Records per source, run counts, last success and failure, checkpoints.
 enum Stats {
-    /// Nothing here grows with the history: run, checkpoint and quarantine figures come from one
-    /// row per source (`etl_source_totals`, kept by triggers since migration 14; a year at the
-    /// default schedule is 70,000 runs, which /stats used to aggregate on every call), record counts
-    /// from the hourly rollup, the latest runs by key. Checkpoints: the 20 most recently moved
+    /// Nothing here grows with the history: record, run, checkpoint and quarantine figures come
+    /// from one row per source (`etl_source_totals`, kept by triggers since migration 14; a year at
+    /// the default schedule is 70,000 runs and 26,000 hourly rollup rows, which /stats used to
+    /// aggregate on every call), the latest runs by key. Checkpoints: the 20 most recently moved
     /// streams per source and their count (a history of 10,000 CSV files has 10,000 streams).
     static let sql = """
         WITH src AS (SELECT unnest($1::text[]) AS source),
-        records AS (SELECT source, sum(n) AS n FROM market_counts_hourly GROUP BY source),
         t AS (SELECT * FROM etl_source_totals)
         SELECT json_build_object(
-          'records_total', (SELECT coalesce(sum(n), 0) FROM records),
+          'records_total', (SELECT coalesce(sum(records), 0) FROM t),
           'records_processed_total', (SELECT coalesce(sum(processed), 0) FROM t),
           'last_run', (SELECT json_build_object('run_id', run_id, 'source', source, 'status', status,
                          'started_at', rfc3339(started_at), 'finished_at', rfc3339(finished_at),
@@ -24,7 +23,7 @@ enum Stats {
           'last_failure_at', (SELECT rfc3339(max(last_failure_at)) FROM t),
           'last_error', (SELECT error FROM etl_runs WHERE run_id = (SELECT max(last_failed_run) FROM t)),
           'sources', (SELECT json_object_agg(src.source, json_build_object(
-              'records', coalesce(rec.n, 0), 'records_processed', coalesce(t.processed, 0),
+              'records', coalesce(t.records, 0), 'records_processed', coalesce(t.processed, 0),
               'runs', coalesce(t.runs, 0), 'failed_runs', coalesce(t.failed_runs, 0), 'quarantined', coalesce(t.quarantined, 0),
               'last_success_at', rfc3339(t.last_success_at),
               'last_run_duration_seconds', (SELECT round(extract(epoch FROM finished_at - started_at), 3) FROM etl_runs e
@@ -34,7 +33,7 @@ enum Stats {
                               FROM (SELECT * FROM etl_checkpoints c WHERE c.source = src.source
                                     ORDER BY c.updated_at DESC, c.stream LIMIT 20) c),
               'checkpoints_total', coalesce(t.checkpoints, 0)) ORDER BY src.source)
-            FROM src LEFT JOIN records rec USING (source) LEFT JOIN t USING (source))
+            FROM src LEFT JOIN t USING (source))
         )::text AS stats
         """
 

@@ -368,11 +368,12 @@ public enum Migrations {
         -- the updates in their page (HOT: 99.9% instead of 90%; 14 pages). New pages only.
         ALTER TABLE market_counts_hourly SET (fillfactor = 50);
         """#),
-        Migration(version: 14, name: "each source's run, checkpoint and quarantine totals in one row", sql: #"""
+        Migration(version: 14, name: "each source's record, run, checkpoint and quarantine totals in one row", sql: #"""
         -- /stats aggregated every run on every call, and a year at the default schedule is 70,000
-        -- runs. One row per source now holds what it showed, kept by triggers in the writers' own
-        -- transactions (like the rollups): a run's insert and its progress add their difference; the
-        -- rare change to a finished run, a deleted run or a TRUNCATE counts that source again.
+        -- runs (and 26,000 hourly rollup rows). One row per source now holds what it showed, kept
+        -- by triggers in the writers' own transactions (like the rollups): a run's insert and its
+        -- progress add their difference; the rare change to a finished run, a deleted run or a
+        -- TRUNCATE counts that source again.
         CREATE TABLE etl_source_totals (
           source           text PRIMARY KEY,
           runs             bigint NOT NULL DEFAULT 0,
@@ -382,7 +383,8 @@ public enum Migrations {
           last_failure_at  timestamptz,
           last_failed_run  bigint,
           checkpoints      bigint NOT NULL DEFAULT 0,
-          quarantined      bigint NOT NULL DEFAULT 0
+          quarantined      bigint NOT NULL DEFAULT 0,
+          records          bigint NOT NULL DEFAULT 0
         );
 
         CREATE FUNCTION etl_source_totals_recount_runs(src text) RETURNS void LANGUAGE sql AS $fn$
@@ -428,44 +430,53 @@ public enum Migrations {
         CREATE TRIGGER etl_runs_totals_truncate AFTER TRUNCATE ON etl_runs
           FOR EACH STATEMENT EXECUTE FUNCTION etl_runs_totals();
 
-        -- Streams and quarantined records (the column is the trigger's argument): one grouped
-        -- upsert per statement, rows removed subtracted and rows added added, as for the market
-        -- rollups. An UPDATE writes only when a row moved to another source (the checkpoint upsert
-        -- of every batch moves none).
+        -- Streams, quarantined records and market records (the hourly rollup's n): the column and
+        -- what each row adds to it are the trigger's arguments. One grouped upsert per statement,
+        -- rows removed subtracted and rows added added, as for the market rollups; an UPDATE writes
+        -- only when the sum moved (the checkpoint upsert of every batch moves none).
         CREATE FUNCTION etl_source_totals_count() RETURNS trigger LANGUAGE plpgsql AS $fn$
         DECLARE
           upsert text := format('INSERT INTO etl_source_totals AS t (source, %1$I) %%s
                                  ON CONFLICT (source) DO UPDATE SET %1$I = t.%1$I + EXCLUDED.%1$I', TG_ARGV[0]);
+          w text := TG_ARGV[1];
         BEGIN
           IF TG_OP = 'TRUNCATE' THEN
             EXECUTE format('UPDATE etl_source_totals SET %I = 0', TG_ARGV[0]);
           ELSIF TG_OP = 'INSERT' THEN
-            EXECUTE format(upsert, 'SELECT source, count(*) FROM new_rows GROUP BY source');
+            EXECUTE format(upsert, format('SELECT source, sum(%s) FROM new_rows GROUP BY source', w));
           ELSIF TG_OP = 'DELETE' THEN
-            EXECUTE format(upsert, 'SELECT source, -count(*) FROM old_rows GROUP BY source');
+            EXECUTE format(upsert, format('SELECT source, -sum(%s) FROM old_rows GROUP BY source', w));
           ELSE
-            EXECUTE format(upsert, 'SELECT source, sum(d) FROM (SELECT source, -1 AS d FROM old_rows
-                                    UNION ALL SELECT source, 1 FROM new_rows) m GROUP BY source HAVING sum(d) <> 0');
+            EXECUTE format(upsert, format('SELECT source, sum(d) FROM (SELECT source, -(%1$s) AS d FROM old_rows
+                                           UNION ALL SELECT source, %1$s FROM new_rows) m GROUP BY source HAVING sum(d) <> 0', w));
           END IF;
           RETURN NULL;
         END
         $fn$;
         CREATE TRIGGER etl_checkpoints_insert AFTER INSERT ON etl_checkpoints REFERENCING NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints');
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints', '1');
         CREATE TRIGGER etl_checkpoints_update AFTER UPDATE ON etl_checkpoints REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints');
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints', '1');
         CREATE TRIGGER etl_checkpoints_delete AFTER DELETE ON etl_checkpoints REFERENCING OLD TABLE AS old_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints');
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints', '1');
         CREATE TRIGGER etl_checkpoints_truncate AFTER TRUNCATE ON etl_checkpoints
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints');
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints', '1');
         CREATE TRIGGER quarantine_insert AFTER INSERT ON quarantine REFERENCING NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined');
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined', '1');
         CREATE TRIGGER quarantine_update AFTER UPDATE ON quarantine REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined');
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined', '1');
         CREATE TRIGGER quarantine_delete AFTER DELETE ON quarantine REFERENCING OLD TABLE AS old_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined');
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined', '1');
         CREATE TRIGGER quarantine_truncate AFTER TRUNCATE ON quarantine
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined');
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined', '1');
+        CREATE TRIGGER market_counts_hourly_insert AFTER INSERT ON market_counts_hourly REFERENCING NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('records', 'n');
+        CREATE TRIGGER market_counts_hourly_update AFTER UPDATE ON market_counts_hourly REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('records', 'n');
+        CREATE TRIGGER market_counts_hourly_delete AFTER DELETE ON market_counts_hourly REFERENCING OLD TABLE AS old_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('records', 'n');
+        CREATE TRIGGER market_counts_hourly_truncate AFTER TRUNCATE ON market_counts_hourly
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('records', 'n');
 
         -- What is there already (the triggers exist from here on, in the same transaction).
         SELECT etl_source_totals_recount_runs(source) FROM (SELECT DISTINCT source FROM etl_runs) s;
@@ -473,6 +484,8 @@ public enum Migrations {
         ON CONFLICT (source) DO UPDATE SET checkpoints = EXCLUDED.checkpoints;
         INSERT INTO etl_source_totals AS t (source, quarantined) SELECT source, count(*) FROM quarantine GROUP BY source
         ON CONFLICT (source) DO UPDATE SET quarantined = EXCLUDED.quarantined;
+        INSERT INTO etl_source_totals AS t (source, records) SELECT source, sum(n) FROM market_counts_hourly GROUP BY source
+        ON CONFLICT (source) DO UPDATE SET records = EXCLUDED.records;
         """#),
     ]
 }

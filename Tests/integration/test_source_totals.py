@@ -14,11 +14,12 @@ SELECT s.source,
   (SELECT max(finished_at) FROM etl_runs r WHERE r.source = s.source AND r.status = 'failed'),
   (SELECT max(run_id) FROM etl_runs r WHERE r.source = s.source AND r.status = 'failed'),
   (SELECT count(*) FROM etl_checkpoints c WHERE c.source = s.source),
-  (SELECT count(*) FROM quarantine q WHERE q.source = s.source)
+  (SELECT count(*) FROM quarantine q WHERE q.source = s.source),
+  (SELECT count(*) FROM market_records m WHERE m.source = s.source)
 FROM unnest({SOURCES}) s(source) ORDER BY 1"""
 KEPT = f"""
 SELECT s.source, coalesce(runs, 0), coalesce(failed_runs, 0), coalesce(processed, 0), last_success_at,
-       last_failure_at, last_failed_run, coalesce(checkpoints, 0), coalesce(quarantined, 0)
+       last_failure_at, last_failed_run, coalesce(checkpoints, 0), coalesce(quarantined, 0), coalesce(records, 0)
 FROM unnest({SOURCES}) s(source) LEFT JOIN etl_source_totals t USING (source) ORDER BY 1"""
 HEADER = "SNo,Name,Symbol,Date,High,Low,Open,Close,Volume,Marketcap\r\n"
 
@@ -41,7 +42,7 @@ def test_totals_follow_every_writer(stack, tmp_path):
         f.write("21,Totals 1,TT1,21-01-2024 23:59,2,1,1,not-a-price,1,1\r\n")
     stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir, env={"ETL_BATCH_SIZE": "10"})
     counted = check(stack, db, "a CSV run with a quarantined record")
-    assert counted["csv"][1:4] == ["1", "0", "61"] and counted["csv"][7:] == ["3", "1"]
+    assert counted["csv"][1:4] == ["1", "0", "61"] and counted["csv"][7:] == ["3", "1", "60"]
 
     # A failed run (injected after some committed batches), and a source that cannot be reached.
     for n in range(3):
@@ -76,9 +77,16 @@ def test_totals_follow_every_writer(stack, tmp_path):
     assert counted["csv"][7] == "1" and counted["coinpaprika"][7] == "1"
     admin("TRUNCATE quarantine")
     check(stack, db, "quarantine truncated")
+    admin("DELETE FROM market_records WHERE source_id = (SELECT min(source_id) FROM market_records)")
+    admin("UPDATE market_records SET observed_at = observed_at - interval '1 hour' WHERE observed_at < '2024-01-10'")
+    counted = check(stack, db, "market records deleted and moved to other hours")
+    assert int(counted["csv"][9]) < 120
     admin("TRUNCATE etl_runs CASCADE")
     counted = check(stack, db, "every run truncated (with the checkpoints and quarantine that refer to them)")
-    assert all(row[1:4] == ["0", "0", "0"] and row[7:] == ["0", "0"] for row in counted.values())
+    assert all(row[1:4] == ["0", "0", "0"] and row[7:9] == ["0", "0"] for row in counted.values())
+    admin("TRUNCATE market_records, market_counts_hourly, market_counts_monthly")
+    counted = check(stack, db, "market records and their rollups truncated")
+    assert counted["csv"][9] == "0"
 
 
 def test_stats_reads_the_totals(stack, tmp_path, responder):
@@ -123,3 +131,4 @@ def test_a_v13_database_gets_its_totals_counted(stack):
     stack.etl("migrate", database=name)
     counted = check(stack, name, "migration 14")
     assert counted["csv"][1:4] == ["10", "3", "55"] and counted["csv"][7] == "4" and counted["coinpaprika"][8] == "3"
+    assert counted["csv"][9] == "0"
