@@ -63,18 +63,18 @@ struct Health {
     }
 
     /// One statement: per source that has ever run, its last run, last success, age and whether it
-    /// counts against health (last run failed, or no success within `staleAfterSeconds`).
+    /// counts against health (last run failed, or no success within `staleAfterSeconds`). The last
+    /// run and success come from `etl_source_totals` (migration 14), never a search of the runs.
     static let sql = """
         WITH per AS (
-          SELECT s.source, r.status, r.started_at, r.error, ok.finished_at AS last_success,
-                 (r.status = 'failed' OR ok.finished_at IS NULL
-                  OR ok.finished_at < now() - make_interval(secs => $2::int) OR r.drift > 0) AS unhealthy, r.drift
+          SELECT s.source, r.status, r.started_at, r.error, t.last_success_at AS last_success,
+                 (r.status = 'failed' OR t.last_success_at IS NULL
+                  OR t.last_success_at < now() - make_interval(secs => $2::int) OR r.drift > 0) AS unhealthy, r.drift
           FROM unnest($1::text[]) AS s(source)
+          JOIN etl_source_totals t USING (source)
           JOIN LATERAL (SELECT status, started_at, error,
                                (SELECT count(*) FROM schema_drift_events d WHERE d.run_id = e.run_id) AS drift
-                        FROM etl_runs e WHERE e.source = s.source ORDER BY run_id DESC LIMIT 1) r ON true
-          LEFT JOIN LATERAL (SELECT finished_at FROM etl_runs e WHERE e.source = s.source AND e.status = 'succeeded'
-                             ORDER BY run_id DESC LIMIT 1) ok ON true
+                        FROM etl_runs e WHERE e.run_id = t.last_run) r ON true
         )
         SELECT coalesce(json_object_agg(source, json_build_object(
                  'last_run_status', status, 'last_run_at', rfc3339(started_at),

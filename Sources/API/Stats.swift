@@ -27,7 +27,7 @@ enum Stats {
               'runs', coalesce(t.runs, 0), 'failed_runs', coalesce(t.failed_runs, 0), 'quarantined', coalesce(t.quarantined, 0),
               'last_success_at', rfc3339(t.last_success_at),
               'last_run_duration_seconds', (SELECT round(extract(epoch FROM finished_at - started_at), 3) FROM etl_runs e
-                                            WHERE e.source = src.source ORDER BY run_id DESC LIMIT 1),
+                                            WHERE e.run_id = t.last_run),
               'checkpoints', (SELECT coalesce(json_agg(json_build_object('stream', c.stream, 'position', c.position,
                                 'line_no', c.line_no, 'updated_at', rfc3339(c.updated_at)) ORDER BY c.updated_at DESC, c.stream), '[]')
                               FROM (SELECT * FROM etl_checkpoints c WHERE c.source = src.source

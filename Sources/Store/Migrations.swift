@@ -373,12 +373,14 @@ public enum Migrations {
         -- runs (and 26,000 hourly rollup rows). One row per source now holds what it showed, kept
         -- by triggers in the writers' own transactions (like the rollups): a run's insert and its
         -- progress add their difference; the rare change to a finished run, a deleted run or a
-        -- TRUNCATE counts that source again.
+        -- TRUNCATE counts that source again. `last_run` also spares /stats and /health a search of
+        -- every run for a source's latest (a source that has not run for a while is a scan).
         CREATE TABLE etl_source_totals (
           source           text PRIMARY KEY,
           runs             bigint NOT NULL DEFAULT 0,
           failed_runs      bigint NOT NULL DEFAULT 0,
           processed        bigint NOT NULL DEFAULT 0,
+          last_run         bigint,
           last_success_at  timestamptz,
           last_failure_at  timestamptz,
           last_failed_run  bigint,
@@ -387,47 +389,64 @@ public enum Migrations {
           records          bigint NOT NULL DEFAULT 0
         );
 
-        CREATE FUNCTION etl_source_totals_recount_runs(src text) RETURNS void LANGUAGE sql AS $fn$
-          INSERT INTO etl_source_totals AS t (source, runs, failed_runs, processed, last_success_at, last_failure_at, last_failed_run)
-          SELECT src, count(*), count(*) FILTER (WHERE status = 'failed'), coalesce(sum(fetched), 0),
-                 max(finished_at) FILTER (WHERE status = 'succeeded'), max(finished_at) FILTER (WHERE status = 'failed'),
-                 max(run_id) FILTER (WHERE status = 'failed')
-          FROM etl_runs WHERE source = src
+        CREATE FUNCTION etl_source_totals_recount_runs(sources text[]) RETURNS void LANGUAGE sql AS $fn$
+          INSERT INTO etl_source_totals AS t (source, runs, failed_runs, processed, last_run, last_success_at,
+                                              last_failure_at, last_failed_run)
+          SELECT s, count(r.run_id), count(*) FILTER (WHERE r.status = 'failed'), coalesce(sum(r.fetched), 0), max(r.run_id),
+                 max(r.finished_at) FILTER (WHERE r.status = 'succeeded'), max(r.finished_at) FILTER (WHERE r.status = 'failed'),
+                 max(r.run_id) FILTER (WHERE r.status = 'failed')
+          FROM unnest(sources) s LEFT JOIN etl_runs r ON r.source = s GROUP BY s
           ON CONFLICT (source) DO UPDATE SET runs = EXCLUDED.runs, failed_runs = EXCLUDED.failed_runs,
-            processed = EXCLUDED.processed, last_success_at = EXCLUDED.last_success_at,
+            processed = EXCLUDED.processed, last_run = EXCLUDED.last_run, last_success_at = EXCLUDED.last_success_at,
             last_failure_at = EXCLUDED.last_failure_at, last_failed_run = EXCLUDED.last_failed_run;
         $fn$;
 
+        -- Per statement, like the rollups (a bulk insert of runs writes each source's row once).
         CREATE FUNCTION etl_runs_totals() RETURNS trigger LANGUAGE plpgsql AS $fn$
         BEGIN
           IF TG_OP = 'TRUNCATE' THEN
-            UPDATE etl_source_totals SET runs = 0, failed_runs = 0, processed = 0, last_success_at = NULL,
-              last_failure_at = NULL, last_failed_run = NULL;
+            UPDATE etl_source_totals SET runs = 0, failed_runs = 0, processed = 0, last_run = NULL,
+              last_success_at = NULL, last_failure_at = NULL, last_failed_run = NULL;
             RETURN NULL;
-          END IF;
-          IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.status <> 'running' OR OLD.source <> NEW.source)) THEN
-            PERFORM etl_source_totals_recount_runs(OLD.source);
-            IF TG_OP = 'UPDATE' AND OLD.source <> NEW.source THEN PERFORM etl_source_totals_recount_runs(NEW.source); END IF;
+          ELSIF TG_OP = 'DELETE' THEN
+            PERFORM etl_source_totals_recount_runs(array(SELECT DISTINCT source FROM old_rows));
             RETURN NULL;
+          ELSIF TG_OP = 'UPDATE' THEN
+            IF EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n USING (run_id) WHERE o.status <> 'running' OR n.source <> o.source) THEN
+              -- A finished run changed, or a run moved to another source: count those sources again.
+              PERFORM etl_source_totals_recount_runs(array(SELECT source FROM old_rows UNION SELECT source FROM new_rows));
+              RETURN NULL;
+            END IF;
           END IF;
-          -- An inserted run, or a running one that progressed or finished.
-          INSERT INTO etl_source_totals AS t (source, runs, failed_runs, processed, last_success_at, last_failure_at, last_failed_run)
-          VALUES (NEW.source, CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE 0 END, (NEW.status = 'failed')::int,
-                  NEW.fetched - CASE WHEN TG_OP = 'UPDATE' THEN OLD.fetched ELSE 0 END,
-                  CASE WHEN NEW.status = 'succeeded' THEN NEW.finished_at END,
-                  CASE WHEN NEW.status = 'failed' THEN NEW.finished_at END,
-                  CASE WHEN NEW.status = 'failed' THEN NEW.run_id END)
-          ON CONFLICT (source) DO UPDATE SET runs = t.runs + EXCLUDED.runs, failed_runs = t.failed_runs + EXCLUDED.failed_runs,
-            processed = t.processed + EXCLUDED.processed,
-            last_success_at = greatest(t.last_success_at, EXCLUDED.last_success_at),
-            last_failure_at = greatest(t.last_failure_at, EXCLUDED.last_failure_at),
-            last_failed_run = greatest(t.last_failed_run, EXCLUDED.last_failed_run);
+          -- Runs inserted, or running runs that progressed or finished: add the difference.
+          EXECUTE format($q$
+            INSERT INTO etl_source_totals AS t (source, runs, failed_runs, processed, last_run, last_success_at,
+                                                last_failure_at, last_failed_run)
+            SELECT source, sum(runs), sum(failed), sum(processed), max(last_run), max(last_success), max(last_failure),
+                   max(last_failed)
+            FROM (SELECT source, 1 AS runs, (status = 'failed')::int AS failed, fetched::bigint AS processed, run_id AS last_run,
+                         CASE WHEN status = 'succeeded' THEN finished_at END AS last_success,
+                         CASE WHEN status = 'failed' THEN finished_at END AS last_failure,
+                         CASE WHEN status = 'failed' THEN run_id END AS last_failed
+                  FROM new_rows %s) d
+            GROUP BY source
+            ON CONFLICT (source) DO UPDATE SET runs = t.runs + EXCLUDED.runs, failed_runs = t.failed_runs + EXCLUDED.failed_runs,
+              processed = t.processed + EXCLUDED.processed, last_run = greatest(t.last_run, EXCLUDED.last_run),
+              last_success_at = greatest(t.last_success_at, EXCLUDED.last_success_at),
+              last_failure_at = greatest(t.last_failure_at, EXCLUDED.last_failure_at),
+              last_failed_run = greatest(t.last_failed_run, EXCLUDED.last_failed_run)
+            $q$, CASE WHEN TG_OP = 'UPDATE' THEN
+                   'UNION ALL SELECT source, -1, 0, -fetched::bigint, NULL, NULL, NULL, NULL FROM old_rows' ELSE '' END);
           RETURN NULL;
         END
         $fn$;
-        CREATE TRIGGER etl_runs_totals AFTER INSERT OR UPDATE OR DELETE ON etl_runs
-          FOR EACH ROW EXECUTE FUNCTION etl_runs_totals();
-        CREATE TRIGGER etl_runs_totals_truncate AFTER TRUNCATE ON etl_runs
+        CREATE TRIGGER etl_runs_insert AFTER INSERT ON etl_runs REFERENCING NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_runs_totals();
+        CREATE TRIGGER etl_runs_update AFTER UPDATE ON etl_runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_runs_totals();
+        CREATE TRIGGER etl_runs_delete AFTER DELETE ON etl_runs REFERENCING OLD TABLE AS old_rows
+          FOR EACH STATEMENT EXECUTE FUNCTION etl_runs_totals();
+        CREATE TRIGGER etl_runs_truncate AFTER TRUNCATE ON etl_runs
           FOR EACH STATEMENT EXECUTE FUNCTION etl_runs_totals();
 
         -- Streams, quarantined records and market records (the hourly rollup's n): the column and
@@ -479,7 +498,7 @@ public enum Migrations {
           FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('records', 'n');
 
         -- What is there already (the triggers exist from here on, in the same transaction).
-        SELECT etl_source_totals_recount_runs(source) FROM (SELECT DISTINCT source FROM etl_runs) s;
+        SELECT etl_source_totals_recount_runs(array(SELECT DISTINCT source FROM etl_runs));
         INSERT INTO etl_source_totals AS t (source, checkpoints) SELECT source, count(*) FROM etl_checkpoints GROUP BY source
         ON CONFLICT (source) DO UPDATE SET checkpoints = EXCLUDED.checkpoints;
         INSERT INTO etl_source_totals AS t (source, quarantined) SELECT source, count(*) FROM quarantine GROUP BY source

@@ -10,6 +10,7 @@ SELECT s.source,
   (SELECT count(*) FROM etl_runs r WHERE r.source = s.source),
   (SELECT count(*) FROM etl_runs r WHERE r.source = s.source AND r.status = 'failed'),
   (SELECT coalesce(sum(fetched), 0) FROM etl_runs r WHERE r.source = s.source),
+  (SELECT max(run_id) FROM etl_runs r WHERE r.source = s.source),
   (SELECT max(finished_at) FROM etl_runs r WHERE r.source = s.source AND r.status = 'succeeded'),
   (SELECT max(finished_at) FROM etl_runs r WHERE r.source = s.source AND r.status = 'failed'),
   (SELECT max(run_id) FROM etl_runs r WHERE r.source = s.source AND r.status = 'failed'),
@@ -18,16 +19,25 @@ SELECT s.source,
   (SELECT count(*) FROM market_records m WHERE m.source = s.source)
 FROM unnest({SOURCES}) s(source) ORDER BY 1"""
 KEPT = f"""
-SELECT s.source, coalesce(runs, 0), coalesce(failed_runs, 0), coalesce(processed, 0), last_success_at,
+SELECT s.source, coalesce(runs, 0), coalesce(failed_runs, 0), coalesce(processed, 0), last_run, last_success_at,
        last_failure_at, last_failed_run, coalesce(checkpoints, 0), coalesce(quarantined, 0), coalesce(records, 0)
 FROM unnest({SOURCES}) s(source) LEFT JOIN etl_source_totals t USING (source) ORDER BY 1"""
 HEADER = "SNo,Name,Symbol,Date,High,Low,Open,Close,Volume,Marketcap\r\n"
 
 
+NAMES = ("source", "runs", "failed_runs", "processed", "last_run", "last_success_at", "last_failure_at",
+         "last_failed_run", "checkpoints", "quarantined", "records")
+
+
 def check(stack, db, step):
+    """The kept row equals the count for every source; returns the counts by source and name."""
     kept, truth = stack.psql(KEPT, stack.db_url(db)), stack.psql(TRUTH, stack.db_url(db))
     assert kept == truth, f"after {step}: kept {kept}, counted {truth}"
-    return {row[0]: row for row in truth}
+    return {row[0]: dict(zip(NAMES, row)) for row in truth}
+
+
+def pick(row, *names):
+    return [row[name] for name in names]
 
 
 def test_totals_follow_every_writer(stack, tmp_path):
@@ -42,7 +52,8 @@ def test_totals_follow_every_writer(stack, tmp_path):
         f.write("21,Totals 1,TT1,21-01-2024 23:59,2,1,1,not-a-price,1,1\r\n")
     stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir, env={"ETL_BATCH_SIZE": "10"})
     counted = check(stack, db, "a CSV run with a quarantined record")
-    assert counted["csv"][1:4] == ["1", "0", "61"] and counted["csv"][7:] == ["3", "1", "60"]
+    assert pick(counted["csv"], "runs", "failed_runs", "processed", "checkpoints", "quarantined", "records") == \
+        ["1", "0", "61", "3", "1", "60"]
 
     # A failed run (injected after some committed batches), and a source that cannot be reached.
     for n in range(3):
@@ -54,7 +65,7 @@ def test_totals_follow_every_writer(stack, tmp_path):
     stack.etl("run", "--source", "coingecko", database=db, csv_dir=csv_dir, check=False,
               env={"COINGECKO_BASE_URL": "http://127.0.0.1:1/api/v3", "ETL_HTTP_MAX_ATTEMPTS": "1"})
     counted = check(stack, db, "a failed CSV run and an unreachable source")
-    assert counted["csv"][2] == "1" and counted["coingecko"][1:3] == ["1", "1"]
+    assert counted["csv"]["failed_runs"] == "1" and pick(counted["coingecko"], "runs", "failed_runs") == ["1", "1"]
 
     # A run left `running` by a killed process is marked failed by the next invocation.
     stack.psql(f"INSERT INTO etl_runs (invocation_id, source, trigger, status, fetched) "
@@ -62,7 +73,8 @@ def test_totals_follow_every_writer(stack, tmp_path):
     check(stack, db, "a run inserted as running")
     stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
     counted = check(stack, db, "the orphan marked failed and the CSV run resumed")
-    assert counted["coinpaprika"][1:4] == ["1", "1", "7"] and counted["csv"][1:3] == ["3", "1"]
+    assert pick(counted["coinpaprika"], "runs", "failed_runs", "processed") == ["1", "1", "7"]
+    assert pick(counted["csv"], "runs", "failed_runs") == ["3", "1"]
 
     # An operator's hand: a finished run changed and another deleted, checkpoints deleted and moved,
     # quarantine emptied.
@@ -74,19 +86,20 @@ def test_totals_follow_every_writer(stack, tmp_path):
     admin("DELETE FROM etl_checkpoints WHERE stream = 'coin_Totals0.csv'")
     admin("UPDATE etl_checkpoints SET source = 'coinpaprika' WHERE stream = 'coin_Totals2.csv'")
     counted = check(stack, db, "checkpoints deleted and moved")
-    assert counted["csv"][7] == "1" and counted["coinpaprika"][7] == "1"
+    assert counted["csv"]["checkpoints"] == "1" and counted["coinpaprika"]["checkpoints"] == "1"
     admin("TRUNCATE quarantine")
     check(stack, db, "quarantine truncated")
     admin("DELETE FROM market_records WHERE source_id = (SELECT min(source_id) FROM market_records)")
     admin("UPDATE market_records SET observed_at = observed_at - interval '1 hour' WHERE observed_at < '2024-01-10'")
     counted = check(stack, db, "market records deleted and moved to other hours")
-    assert int(counted["csv"][9]) < 120
+    assert int(counted["csv"]["records"]) < 120
     admin("TRUNCATE etl_runs CASCADE")
     counted = check(stack, db, "every run truncated (with the checkpoints and quarantine that refer to them)")
-    assert all(row[1:4] == ["0", "0", "0"] and row[7:9] == ["0", "0"] for row in counted.values())
+    assert all(pick(row, "runs", "failed_runs", "processed", "last_run", "checkpoints", "quarantined") == ["0", "0", "0", "", "0", "0"]
+               for row in counted.values())
     admin("TRUNCATE market_records, market_counts_hourly, market_counts_monthly")
     counted = check(stack, db, "market records and their rollups truncated")
-    assert counted["csv"][9] == "0"
+    assert counted["csv"]["records"] == "0"
 
 
 def test_stats_reads_the_totals(stack, tmp_path, responder):
@@ -108,7 +121,7 @@ def test_stats_reads_the_totals(stack, tmp_path, responder):
         (1, 0, 2, 1, 1)
     assert (gecko["runs"], gecko["failed_runs"]) == (1, 1) and stats["sources"]["coinpaprika"]["runs"] == 0
     assert stats["records_processed_total"] == 2 and stats["records_total"] == 1
-    error = stack.psql(f"SELECT error FROM etl_runs WHERE run_id = {counted['coingecko'][6]}", stack.db_url(db))[0][0]
+    error = stack.psql(f"SELECT error FROM etl_runs WHERE run_id = {counted['coingecko']['last_failed_run']}", stack.db_url(db))[0][0]
     assert stats["last_error"] == error and "connect" in error
     assert stats["last_failure_at"] is not None and stats["last_success_at"] == csv["last_success_at"]
 
@@ -130,5 +143,6 @@ def test_a_v13_database_gets_its_totals_counted(stack):
         FROM generate_series(1, 3) k""", stack.db_url(name))
     stack.etl("migrate", database=name)
     counted = check(stack, name, "migration 14")
-    assert counted["csv"][1:4] == ["10", "3", "55"] and counted["csv"][7] == "4" and counted["coinpaprika"][8] == "3"
-    assert counted["csv"][9] == "0"
+    assert pick(counted["csv"], "runs", "failed_runs", "processed", "checkpoints") == ["10", "3", "55", "4"]
+    assert counted["coinpaprika"]["quarantined"] == "3" and counted["coinpaprika"]["last_run"] != ""
+    assert counted["csv"]["records"] == "0"
