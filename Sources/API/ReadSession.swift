@@ -17,6 +17,8 @@ public final class ReadSession {
     private(set) var fineRollup: FineRollup = .monthly
     /// Whether this connection's database has `asset_aliases` (migration 7).
     private(set) var hasAliases = true
+    /// Whether this connection's database keeps `etl_source_totals` (migration 14).
+    private(set) var hasSourceTotals = true
     /// Whether standbys are preferred (a multi-host conninfo with `target_session_attrs=prefer-standby`).
     private let prefersStandby: Bool
     /// The watcher's standby epoch: it changes when a standby answers again.
@@ -45,8 +47,7 @@ public final class ReadSession {
                 // A table this responder reads is gone: the schema was migrated under it (the
                 // per-day rollup gives way to the per-month one). Look again, then retry once.
                 if let connection, let described = try? ReadSession.describe(connection) {
-                    fineRollup = described.rollup
-                    hasAliases = described.aliases
+                    adopt(described)
                 }
             } catch let error as DatabaseError where error.isConnectionLoss {
                 onDatabaseError()
@@ -98,22 +99,46 @@ public final class ReadSession {
         let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api",
                                    statementTimeoutMS: Int(ReadSession.statementTimeoutSeconds * 1000),
                                    genericPlans: true, onNotice: logger.databaseNotices)
-        let (rollup, standby, aliases) = try ReadSession.describe(fresh)
-        fineRollup = rollup
-        hasAliases = aliases
-        onPrimarySince = prefersStandby && !standby ? epoch : nil
+        let described = try ReadSession.describe(fresh)
+        adopt(described)
+        onPrimarySince = prefersStandby && !described.standby ? epoch : nil
         connection = fresh
         return fresh
     }
 
-    /// The rollup the connection's database has, whether it is a standby, and whether it has
-    /// asset aliases (a responder upgraded ahead of a migration keeps answering).
-    private static func describe(_ connection: Connection) throws(DatabaseError) -> (rollup: FineRollup, standby: Bool, aliases: Bool) {
+    /// What the connection's database has: a responder upgraded ahead of a migration keeps
+    /// answering from what is there.
+    private struct Described {
+        var rollup: FineRollup
+        var standby: Bool
+        var aliases: Bool
+        var sourceTotals: Bool
+    }
+
+    /// Whether `connection`'s database keeps `etl_source_totals` (migration 14). Until it does,
+    /// each call looks again (one catalog lookup), so the responders move to it as soon as the
+    /// ETL's next start has migrated, without a reconnect.
+    func hasSourceTotals(_ connection: Connection) -> Bool {
+        if !hasSourceTotals, let described = try? ReadSession.describe(connection) { adopt(described) }
+        return hasSourceTotals
+    }
+
+    private func adopt(_ described: Described) {
+        fineRollup = described.rollup
+        hasAliases = described.aliases
+        hasSourceTotals = described.sourceTotals
+    }
+
+    /// The rollup the connection's database has, whether it is a standby, whether it has asset
+    /// aliases (migration 7) and each source's totals (migration 14).
+    private static func describe(_ connection: Connection) throws(DatabaseError) -> Described {
         let row = try connection.query("""
             SELECT to_regclass('market_counts_monthly') IS NOT NULL OR to_regclass('market_counts_daily') IS NULL AS monthly,
-                   pg_is_in_recovery() AS standby, to_regclass('asset_aliases') IS NOT NULL AS aliases
+                   pg_is_in_recovery() AS standby, to_regclass('asset_aliases') IS NOT NULL AS aliases,
+                   to_regclass('etl_source_totals') IS NOT NULL AS totals
             """).single()
         let monthly: Bool = try row.get("monthly")
-        return (monthly ? .monthly : .daily, try row.get("standby"), try row.get("aliases"))
+        return Described(rollup: monthly ? .monthly : .daily, standby: try row.get("standby"),
+                         aliases: try row.get("aliases"), sourceTotals: try row.get("totals"))
     }
 }

@@ -3,6 +3,8 @@ kept by triggers for every writer, compared with the tables it summarises; and /
 import json
 import uuid
 
+from conftest import wait_for
+
 SOURCES = "'{coinpaprika,coingecko,csv}'::text[]"
 # What the row must say, counted from the tables themselves.
 TRUTH = f"""
@@ -146,3 +148,30 @@ def test_a_v13_database_gets_its_totals_counted(stack):
     assert pick(counted["csv"], "runs", "failed_runs", "processed", "checkpoints") == ["10", "3", "55", "4"]
     assert counted["coinpaprika"]["quarantined"] == "3" and counted["coinpaprika"]["last_run"] != ""
     assert counted["csv"]["records"] == "0"
+
+
+def test_a_responder_ahead_of_migration_14_answers_then_reads_the_totals(stack, responder):
+    """The package restarts responders before the ETL's next start migrates: they answer from the
+    runs until `etl_source_totals` exists, then from it, without a reconnect."""
+    name = "t_" + uuid.uuid4().hex[:10]
+    stack.sh("createdb", name)
+    stack.etl("migrate", "--to", "13", database=name)
+    stack.psql("""
+        INSERT INTO etl_runs (invocation_id, source, trigger, status, finished_at, fetched)
+        SELECT gen_random_uuid(), 'csv', 'test', 'succeeded', now() - k * interval '1 minute', k FROM generate_series(1, 4) k""",
+               stack.db_url(name))
+    api = responder(database=name)
+    status, _, body = api.get("/stats")
+    assert status == 200, body
+    assert json.loads(body)["sources"]["csv"]["runs"] == 4 and json.loads(body)["records_processed_total"] == 10
+    status, _, body = api.get("/health")
+    assert json.loads(body)["etl"]["csv"]["last_run_status"] == "succeeded", body
+
+    stack.etl("migrate", database=name)
+    # Marked by hand so that only a read of the kept row can show them.
+    stack.psql_admin("UPDATE etl_source_totals SET runs = 999, last_success_at = '2026-01-02T03:04:05Z' WHERE source = 'csv'",
+                     database=name)
+    status, _, body = api.get("/stats")
+    assert status == 200 and json.loads(body)["sources"]["csv"]["runs"] == 999, body
+    assert wait_for(lambda: json.loads(api.get("/health")[2])["etl"]["csv"]["last_success_at"] == "2026-01-02T03:04:05Z",
+                    timeout=3)
