@@ -506,18 +506,6 @@ public enum Migrations {
         INSERT INTO etl_source_totals AS t (source, records) SELECT source, sum(n) FROM market_counts_hourly GROUP BY source
         ON CONFLICT (source) DO UPDATE SET records = EXCLUDED.records;
         """#),
-        Migration(version: 15, name: "the symbol index holds the row's symbol (index-only edge counts)", sql: #"""
-        -- A symbol filter's total counts the rows at each since/until edge (up to a calendar month
-        -- of one ticker: 2,880 rows at the default schedule) through this index. An index-only
-        -- scan cannot use an expression index unless the column under the expression is in it
-        -- too, so every counted row was a heap visit (612 buffers for 2,288 rows, 30,000,000-row
-        -- database); with `symbol` included the count reads the index alone. About 8 bytes a row.
-        -- Built on every partition under SHARE (readers go on, the ETL waits: about 19 s per 12
-        -- million rows here), then the old index goes in the same transaction.
-        CREATE INDEX market_records_by_symbol_v15 ON market_records (upper(symbol), observed_at) INCLUDE (symbol);
-        DROP INDEX IF EXISTS market_records_by_symbol;
-        ALTER INDEX market_records_by_symbol_v15 RENAME TO market_records_by_symbol;
-        """#),
     ]
 }
 

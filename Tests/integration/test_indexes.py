@@ -2,7 +2,7 @@
 the partitions: each partition's copy of a parent index is named after its columns)."""
 from conftest import wait_for
 
-CASES = [({"symbol": "xrp"}, "_upper_observed_at_symbol_idx"), ({"asset_id": 3}, "_asset_id_observed_at_idx"),
+CASES = [({"symbol": "xrp"}, "_upper_observed_at_idx"), ({"asset_id": 3}, "_asset_id_observed_at_idx"),
          ({"source": "csv"}, "_source_observed_at_idx"), ({}, "_observed_at_source_source_id_idx")]
 
 
@@ -22,13 +22,3 @@ def test_each_filter_uses_its_index(stack):
     grown = lambda: [suffix for _, suffix in CASES if index_scans(stack)[suffix] > before[suffix]]
     assert wait_for(lambda: len(grown()) == len(CASES), timeout=20, interval=0.5), f"indexes used: {grown()}"
 
-
-def test_a_symbol_edge_is_counted_from_the_index_alone(stack):
-    """Migration 15: the symbol index holds `symbol`, so the partial month at a since/until edge is an
-    index-only scan (no heap fetch once the visibility map is set)."""
-    stack.psql_admin("VACUUM market_records")
-    plan = "\n".join(r[0] for r in stack.psql(
-        "SET max_parallel_workers_per_gather = 0; EXPLAIN (ANALYZE, COSTS OFF) SELECT count(*) FROM market_records m "
-        "WHERE upper(m.symbol) = upper('btc') AND m.observed_at >= '2020-03-05T07:00:00Z' AND m.observed_at < '2020-04-01'"))
-    assert "Index Only Scan using market_records_" in plan and "_upper_observed_at_symbol_idx" in plan, plan
-    assert "Heap Fetches: 0" in plan, plan
