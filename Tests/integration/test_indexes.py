@@ -21,4 +21,3 @@ def test_each_filter_uses_its_index(stack):
     # Backends publish their statistics within about ten seconds of going idle.
     grown = lambda: [suffix for _, suffix in CASES if index_scans(stack)[suffix] > before[suffix]]
     assert wait_for(lambda: len(grown()) == len(CASES), timeout=20, interval=0.5), f"indexes used: {grown()}"
-
