@@ -472,30 +472,23 @@ public enum Migrations {
           RETURN NULL;
         END
         $fn$;
-        CREATE TRIGGER etl_checkpoints_insert AFTER INSERT ON etl_checkpoints REFERENCING NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints', '1');
-        CREATE TRIGGER etl_checkpoints_update AFTER UPDATE ON etl_checkpoints REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints', '1');
-        CREATE TRIGGER etl_checkpoints_delete AFTER DELETE ON etl_checkpoints REFERENCING OLD TABLE AS old_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints', '1');
-        CREATE TRIGGER etl_checkpoints_truncate AFTER TRUNCATE ON etl_checkpoints
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('checkpoints', '1');
-        CREATE TRIGGER quarantine_insert AFTER INSERT ON quarantine REFERENCING NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined', '1');
-        CREATE TRIGGER quarantine_update AFTER UPDATE ON quarantine REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined', '1');
-        CREATE TRIGGER quarantine_delete AFTER DELETE ON quarantine REFERENCING OLD TABLE AS old_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined', '1');
-        CREATE TRIGGER quarantine_truncate AFTER TRUNCATE ON quarantine
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('quarantined', '1');
-        CREATE TRIGGER market_counts_hourly_insert AFTER INSERT ON market_counts_hourly REFERENCING NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('records', 'n');
-        CREATE TRIGGER market_counts_hourly_update AFTER UPDATE ON market_counts_hourly REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('records', 'n');
-        CREATE TRIGGER market_counts_hourly_delete AFTER DELETE ON market_counts_hourly REFERENCING OLD TABLE AS old_rows
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('records', 'n');
-        CREATE TRIGGER market_counts_hourly_truncate AFTER TRUNCATE ON market_counts_hourly
-          FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count('records', 'n');
+        DO $do$
+        DECLARE
+          t record;
+        BEGIN
+          FOR t IN SELECT * FROM (VALUES ('etl_checkpoints', 'checkpoints', '1'), ('quarantine', 'quarantined', '1'),
+                                         ('market_counts_hourly', 'records', 'n')) v(tab, col, weight) LOOP
+            EXECUTE format('CREATE TRIGGER %1$I AFTER INSERT ON %2$I REFERENCING NEW TABLE AS new_rows
+                            FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count(%3$L, %4$L)', t.tab || '_insert', t.tab, t.col, t.weight);
+            EXECUTE format('CREATE TRIGGER %1$I AFTER UPDATE ON %2$I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                            FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count(%3$L, %4$L)', t.tab || '_update', t.tab, t.col, t.weight);
+            EXECUTE format('CREATE TRIGGER %1$I AFTER DELETE ON %2$I REFERENCING OLD TABLE AS old_rows
+                            FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count(%3$L, %4$L)', t.tab || '_delete', t.tab, t.col, t.weight);
+            EXECUTE format('CREATE TRIGGER %1$I AFTER TRUNCATE ON %2$I
+                            FOR EACH STATEMENT EXECUTE FUNCTION etl_source_totals_count(%3$L, %4$L)', t.tab || '_truncate', t.tab, t.col, t.weight);
+          END LOOP;
+        END
+        $do$;
 
         -- What is there already (the triggers exist from here on, in the same transaction).
         SELECT etl_source_totals_recount_runs(array(SELECT DISTINCT source FROM etl_runs));
