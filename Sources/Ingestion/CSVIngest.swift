@@ -12,8 +12,9 @@ import Telemetry
 /// A last line without its newline may still be being written: it waits for the next run. A file that shrank or whose header
 /// changed is read again from the start (the upserts make that harmless).
 ///
-/// Reading and parsing run on a thread of their own, at most two batches ahead of the writer,
-/// so on a multi-core machine the ETL parses the next batch while PostgreSQL writes this one.
+/// Reading, parsing and preparing a batch's array literals (`RecordBatch`) run on a thread of
+/// their own, at most two batches ahead of the writer, so on a multi-core machine the ETL
+/// prepares the next batch while PostgreSQL writes this one.
 /// A batch takes lines from up to `width` files at once (a history is usually one file per
 /// coin, a row per day): rows of the same days share their rollup buckets, so a batch updates
 /// a bucket once for all its coins instead of once per coin. Each file's checkpoint commits in
@@ -37,7 +38,7 @@ struct CSVIngest {
         let saved = try context.checkpoints()
         context.rowsAreUsuallyNew = true
         let reader = CSVReader(directory: directory, batchSize: batchSize, width: width, now: context.now, logger: context.logger)
-        let channel = BatchChannel<[CSVSegment]>(capacity: 2)
+        let channel = BatchChannel<CSVBatch>(capacity: 2)
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
             do {
@@ -54,22 +55,39 @@ struct CSVIngest {
             channel.cancel()
             done.wait()
         }
-        while let segments = try channel.take() {
-            try context.writeBatch(records: segments.flatMap(\.records), quarantined: segments.flatMap(\.quarantined),
+        while let batch = try channel.take() {
+            let segments = batch.segments
+            try context.writeBatch(records: batch.records, quarantined: segments.flatMap(\.quarantined),
                                    fetched: segments.reduce(0) { $0 + $1.lineCount },
                                    checkpoints: segments.map(\.checkpoint)) { db in
                 // Each segment's lines as read, in one compressed row: a chunk already stored (a
-                // re-read after a crash or a rewritten file) is not stored again.
-                for segment in segments where segment.lineCount > 0 {
-                    try db.queryPrepared("""
-                        INSERT INTO raw_csv_chunks (stream, first_line, line_count, run_id, body)
-                        VALUES ($1, $2, $3, $4, $5)
-                        ON CONFLICT (stream, first_line) DO NOTHING
-                        """, [segment.checkpoint.stream, String(segment.firstLine), String(segment.lineCount),
-                              String(context.runID), segment.lines])
-                }
+                // re-read after a crash or a rewritten file) is not stored again. All of a batch's
+                // segments in one statement.
+                let stored = segments.filter { $0.lineCount > 0 }
+                guard !stored.isEmpty else { return }
+                try db.queryPrepared("""
+                    INSERT INTO raw_csv_chunks (stream, first_line, line_count, run_id, body)
+                    SELECT u.stream, u.first_line, u.line_count, $1, u.body
+                    FROM unnest($2::text[], $3::bigint[], $4::int[], $5::text[]) AS u(stream, first_line, line_count, body)
+                    ON CONFLICT (stream, first_line) DO NOTHING
+                    """, [String(context.runID), sqlArrayLiteral(stored.map(\.checkpoint.stream)),
+                          sqlArrayLiteral(stored.map { String($0.firstLine) }), sqlArrayLiteral(stored.map { String($0.lineCount) }),
+                          sqlArrayLiteral(stored.map(\.lines))])
             }
         }
+    }
+}
+
+/// What the reader hands the writer: the segments of a batch and their records, prepared for the
+/// database on the reader's thread.
+struct CSVBatch {
+    var segments: [CSVSegment]
+    let records: RecordBatch
+
+    init(_ segments: [CSVSegment]) {
+        records = RecordBatch(segments.flatMap(\.records))
+        self.segments = segments
+        for index in self.segments.indices { self.segments[index].records = [] }
     }
 }
 
@@ -120,7 +138,7 @@ struct CSVReader {
     }
 
     /// Reads every file from its checkpoint into batches; returns early when the writer stopped.
-    func read(files: [String], saved: [String: Checkpoint], into channel: BatchChannel<[CSVSegment]>) throws {
+    func read(files: [String], saved: [String: Checkpoint], into channel: BatchChannel<CSVBatch>) throws {
         var pending = files[...]
         var open: [Stream] = []
         defer { for stream in open { try? stream.handle.close() } }
@@ -144,7 +162,7 @@ struct CSVReader {
                     "lines": "\(stream.lineNo - 1)"])
             }
             open.removeAll { $0.atEnd }
-            if !segments.isEmpty { guard channel.put(segments) else { return } }
+            if !segments.isEmpty { guard channel.put(CSVBatch(segments)) else { return } }
         }
     }
 

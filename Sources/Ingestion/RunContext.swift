@@ -65,13 +65,13 @@ final class RunContext {
     /// the run's counters. Either all of it commits or none of it does.
     func writeBatch(records: [MarketRecord], quarantined: [QuarantinedRecord], fetched: Int,
                     checkpoint: Checkpoint?, storeRaw: (Connection) throws -> Void) throws {
-        try writeBatch(records: records, quarantined: quarantined, fetched: fetched,
+        try writeBatch(records: RecordBatch(records), quarantined: quarantined, fetched: fetched,
                        checkpoints: checkpoint.map { [$0] } ?? [], storeRaw: storeRaw)
     }
 
     /// `writeBatch` for a batch that advances several streams at once (each stream's checkpoint
-    /// commits with the rows read from it).
-    func writeBatch(records: [MarketRecord], quarantined: [QuarantinedRecord], fetched: Int,
+    /// commits with the rows read from it), its records already prepared (`RecordBatch`).
+    func writeBatch(records: RecordBatch, quarantined: [QuarantinedRecord], fetched: Int,
                     checkpoints: [Checkpoint], storeRaw: (Connection) throws -> Void) throws {
         if let failAfter, counts.fetched + fetched > failAfter {
             throw InjectedFailure(after: failAfter)
@@ -79,24 +79,27 @@ final class RunContext {
         var batch = counts
         batch.fetched += fetched
         var version: Int64?
-        try partitions.ensureMarket(records.map(\.observedAt), connection: connection)
+        try partitions.ensureMarket(records.records.map(\.observedAt), connection: connection)
         do {
             try connection.transaction {
                 try storeRaw(connection)
                 let changed = try upsert(records)
                 batch.inserted += changed.inserted
                 batch.updated += changed.updated
-                batch.unchanged += records.count - changed.inserted - changed.updated
+                batch.unchanged += records.received - changed.inserted - changed.updated
                 batch.quarantined += try storeQuarantine(quarantined)
-                for checkpoint in checkpoints {
+                if !checkpoints.isEmpty {
+                    // Every stream of the batch in one statement (a CSV batch advances 16 files).
                     try connection.queryPrepared("""
                         INSERT INTO etl_checkpoints (source, stream, position, line_no, detail, run_id, updated_at)
-                        VALUES ($1, $2, $3, $4, $5::jsonb, $6, clock_timestamp())
+                        SELECT $1, u.stream, u.position, u.line_no, u.detail::jsonb, $2, clock_timestamp()
+                        FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::text[]) AS u(stream, position, line_no, detail)
                         ON CONFLICT (source, stream) DO UPDATE SET position = EXCLUDED.position,
                           line_no = EXCLUDED.line_no, detail = EXCLUDED.detail, run_id = EXCLUDED.run_id,
                           updated_at = EXCLUDED.updated_at
-                        """, [source.rawValue, checkpoint.stream, String(checkpoint.position), String(checkpoint.lineNo),
-                              checkpoint.detail, String(runID)])
+                        """, [source.rawValue, String(runID), sqlArrayLiteral(checkpoints.map(\.stream)),
+                              sqlArrayLiteral(checkpoints.map { String($0.position) }),
+                              sqlArrayLiteral(checkpoints.map { String($0.lineNo) }), sqlArrayLiteral(checkpoints.map(\.detail))])
                 }
                 if changed.inserted + changed.updated > 0 {
                     version = try connection.query(
@@ -134,11 +137,6 @@ final class RunContext {
         counts.unchanged += records
     }
 
-    private struct RowKey: Hashable {
-        let sourceID: String
-        let observedAt: Int64
-    }
-
     private static let columns = """
         INSERT INTO market_records AS m (source, source_id, observed_at, asset_id, symbol, name,
                                          price_usd, market_cap_usd, volume_24h_usd, rank, run_id)
@@ -165,31 +163,11 @@ final class RunContext {
     /// backfill reading past its checkpoint), a plain INSERT is tried first under a savepoint: it
     /// skips ON CONFLICT's separate probe of the key for every row, and a batch that does meet an
     /// existing key (a file read again) is rolled back to the savepoint and upserted instead.
-    private func upsert(_ batch: [MarketRecord]) throws -> (inserted: Int, updated: Int) {
-        guard !batch.isEmpty else { return (0, 0) }
-        // One statement cannot touch a row twice: within a batch the last record of a key wins.
-        var lastIndex: [RowKey: Int] = [:]
-        lastIndex.reserveCapacity(batch.count)
-        for (index, record) in batch.enumerated() {
-            lastIndex[RowKey(sourceID: record.sourceID, observedAt: record.observedAt.microseconds)] = index
-        }
-        var records = lastIndex.count == batch.count ? batch : lastIndex.values.sorted().map { batch[$0] }
-        // In the key's order: consecutive rows land on the same index pages (measured: a CSV
-        // backfill of many files side by side loads faster sorted than file by file).
-        records.sort { ($0.observedAt, $0.sourceID) < ($1.observedAt, $1.sourceID) }
-        let assetIDs = try resolver.assetIDs(for: records, connection: connection).map { String($0) }
-        let params: [String?] = [
-            source.rawValue, String(runID),
-            sqlArrayLiteral(records.map(\.sourceID)),
-            sqlArrayLiteral(records.map { $0.observedAt.description }),
-            sqlArrayLiteral(assetIDs),
-            sqlArrayLiteral(records.map(\.symbol)),
-            sqlArrayLiteral(records.map(\.name)),
-            sqlArrayLiteral(records.map { $0.priceUSD?.text }),
-            sqlArrayLiteral(records.map { $0.marketCapUSD?.text }),
-            sqlArrayLiteral(records.map { $0.volume24hUSD?.text }),
-            sqlArrayLiteral(records.map { $0.rank.map(String.init) }),
-        ]
+    private func upsert(_ batch: RecordBatch) throws -> (inserted: Int, updated: Int) {
+        guard !batch.records.isEmpty else { return (0, 0) }
+        let assetIDs = try resolver.assetIDs(for: batch.records, connection: connection).map { String($0) }
+        let params: [String?] = [source.rawValue, String(runID), batch.sourceIDs, batch.observedAts,
+                                 sqlArrayLiteral(assetIDs)] + batch.values
         let inserted = rowsAreUsuallyNew ? try plainInsert(params) : false
         // The rollup triggers count what the statement inserted and updated (RETURNING cannot
         // tell them apart on a partitioned table: it has no xmax).

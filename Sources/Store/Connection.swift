@@ -204,7 +204,11 @@ public final class Connection {
     }
 
     private func checkParams(_ params: [String?]) throws(DatabaseError) {
-        for case let value? in params where value.utf8.contains(0) {
+        // memchr over the UTF-8 storage: a batch's array literals are megabytes, and the generic
+        // `contains` was a tenth of the ETL writer's time (perf, 1,000,000-row CSV load).
+        for case let value? in params where value.utf8.withContiguousStorageIfAvailable({ bytes in
+            bytes.count > 0 && memchr(bytes.baseAddress!, 0, bytes.count) != nil
+        }) ?? value.utf8.contains(0) {
             throw DatabaseError(.parameter, detail: "text parameter contains a NUL byte")
         }
     }
