@@ -163,7 +163,10 @@ public struct DataQuery: Sendable, Equatable {
         }
         if let symbol {
             let value = bind(symbol)
-            filters.append("upper(m.symbol) = upper(\(value))")
+            // Symbols are stored upper-cased (a constraint since migration 15): the first
+            // condition uses the symbol index of migration 16 (index-only, as `symbol` is its
+            // key), the second the `upper(symbol)` index of a database not yet migrated.
+            filters.append("m.symbol = upper(\(value)) AND upper(m.symbol) = upper(\(value))")
             rollupFilters.append("c.symbol = upper(\(value))")
         }
         if let assetID {

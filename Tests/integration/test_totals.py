@@ -100,7 +100,7 @@ def test_rollups_stay_exact_through_a_killed_run_and_any_writer(stack):
     stack.etl("run", "--source", "csv", database=db)
     assert rollups_match(stack, url)
     # Updates that move rows between keys (another ticker, another day), and deletes.
-    stack.psql("UPDATE market_records SET symbol = lower(symbol) || 'x' WHERE source_id IN "
+    stack.psql("UPDATE market_records SET symbol = symbol || 'X' WHERE source_id IN "
                "(SELECT source_id FROM market_records WHERE source = 'csv' LIMIT 3)", url)
     stack.psql("UPDATE market_records SET observed_at = observed_at + interval '90 minutes' "
                "WHERE source = 'csv' AND observed_at < '2015-01-01'", url)
