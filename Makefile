@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STACK := scripts/stack.sh
 
-.PHONY: help deps venv build up down etl status clean test unit integration bench bench-scale install deb key-add key-revoke smoke
+.PHONY: help deps venv build up down etl status clean test unit integration system-test schema bench bench-scale install deb key-add key-revoke smoke
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
@@ -22,6 +22,8 @@ help:
 	@echo "make etl     run one ETL pass against the local stack"
 	@echo "make status  show the ETL's sources, runs and checkpoints"
 	@echo "make test    build and run every test (own PostgreSQL, nginx and responders in a temporary directory)"
+	@echo "make system-test  the system suite: the previous release's package upgraded to this one under systemd"
+	@echo "make schema  write docs/schema.sql, the schema after every migration"
 	@echo "make smoke   PASS/FAIL checks against the running stack (ingestion, endpoints, kill -9 recovery, rate limits)"
 	@echo "make bench   wrk against the running stack, next to a static file of the same size"
 	@echo "make bench-scale  ROWS (default 3,000,000) synthetic CSV rows through the ETL in a stack of its own, then the API at that size"
@@ -64,6 +66,10 @@ bench: up
 bench-scale: build venv
 	BIN_DIR=$(CURDIR)/.build/release ROWS=$(or $(ROWS),3000000) $(PYTHON) scripts/bench_scale.py
 
+# The schema after every migration, from an empty database in a throwaway cluster.
+schema: build venv
+	BIN_DIR=$(CURDIR)/.build/release $(PYTHON) scripts/schema.py
+
 # Checks the running `make up` system end to end (PASS/FAIL per check).
 smoke:
 	@python3 scripts/smoke.py
@@ -98,3 +104,7 @@ integration: deb venv
 test: deps venv
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
+
+# Builds the previous release's package from its commit (cached) and upgrades it to this one.
+system-test: deb venv
+	BIN_DIR=$(CURDIR)/.build/release $(PYTHON) -m pytest -q -p no:cacheprovider Tests/system

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import statistics
 import subprocess
@@ -24,28 +23,14 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
+from kasparro_tooling import free_port, stack_env, stack_process_env
+
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "scripts" / "stack.sh"
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 DURATION = os.environ.get("BENCH_DURATION", "5s")
 THREADS = os.environ.get("BENCH_THREADS", "2")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-
-
-def stack_env(env: "dict | None" = None) -> dict:
-    out = subprocess.run([str(STACK), "env"], capture_output=True, text=True, check=True, env=env).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
-
-def stack_process_env(env: dict) -> dict:
-    """The environment for stack.sh commands on the stack `env` describes (make up's, or bench-scale's)."""
-    return {**os.environ, "RUN_DIR": env["RUN_DIR"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fetch(url: str, key: str, cert: str) -> bytes:

@@ -11,7 +11,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,9 @@ from pathlib import Path
 
 import requests
 import urllib3
+
+import bench
+from kasparro_tooling import new_stack_env, random_filters, stack_env
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,12 +37,6 @@ COINS = int(os.environ.get("COINS", "4300"))
 STEP = datetime.timedelta(minutes=int(os.environ.get("STEP_MINUTES", "15")))
 END = datetime.datetime.fromisoformat(os.environ.get("END", "2026-11-01T00:00"))
 PROBES = int(os.environ.get("PROBES", "40"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_history(directory: Path, rows: int, coins: int) -> "tuple[int, datetime.datetime]":
@@ -223,11 +219,8 @@ def main() -> int:
     os.chmod(run_dir, 0o755)
     csv_dir = run_dir / "csv-synthetic"
     csv_dir.mkdir()
-    env = {**os.environ, "RUN_DIR": str(run_dir), "PG_PORT": str(free_port()), "HTTPS_PORT": str(free_port()),
-           "HTTP_PORT": str(free_port()), "BENCH_STATIC_PORT": str(free_port()), "FIXTURE_PORT": str(free_port()),
-           "CSV_SOURCE_DIR": str(csv_dir), "RESPONDERS": "2", "LOG_LEVEL": "warning",
-           "RATE_STANDARD": "100000r/s", "BURST_STANDARD": "100000"}
-    env.pop("DATABASE_URL", None)
+    env = new_stack_env(run_dir, CSV_SOURCE_DIR=str(csv_dir), RESPONDERS="2", LOG_LEVEL="warning",
+                        RATE_STANDARD="100000r/s", BURST_STANDARD="100000")
     sh = lambda *args: subprocess.run([str(STACK), *args], env=env, check=True, capture_output=True, text=True)
     try:
         started = time.monotonic()
@@ -280,27 +273,14 @@ def main() -> int:
         rng = random.Random(7)
         symbols = [f"s{c:05d}" for c in range(min(COINS, ROWS))]
         assets = [int(a) for a in psql("SELECT DISTINCT asset_id FROM market_records").split()]
-        lo, hi = first, END
-
-        def moment():
-            t = lo + (hi - lo) * rng.random()
-            return t.strftime("%Y-%m-%d") if rng.random() < 0.3 else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        filters = random_filters(rng, PROBES, symbols=symbols, assets=assets,
+                                 low=first.replace(tzinfo=datetime.timezone.utc), high=END.replace(tzinfo=datetime.timezone.utc))
 
         cases = {"uncached /data, random filter combinations, exact totals": [],
                  "uncached /data, numbered pages 1..1000 (page_size=50)": [],
                  "uncached /data, cursor pages at random depths": []}
-        for _ in range(PROBES):
-            params = {"page_size": rng.choice([10, 20, 50, 100])}
-            if rng.random() < 0.5:
-                params["symbol"] = rng.choice(symbols)
-            elif rng.random() < 0.5:
-                params["asset_id"] = rng.choice(assets)
-            if rng.random() < 0.6:
-                params["since"] = moment()
-            if rng.random() < 0.6:
-                params["until"] = moment()
-            if "since" in params and "until" in params and params["since"] > params["until"]:
-                params["since"], params["until"] = params["until"], params["since"]
+        for filters_of_probe in filters:
+            params = {"page_size": rng.choice([10, 20, 50, 100]), **filters_of_probe}
             cases["uncached /data, random filter combinations, exact totals"].append(timed("/data", params)[0])
             cases["uncached /data, numbered pages 1..1000 (page_size=50)"].append(
                 timed("/data", {"page": rng.randint(1, 1000), "page_size": 50})[0])
@@ -335,9 +315,7 @@ def main() -> int:
         wrk(2)  # warm-up: connections, TLS sessions, the first page cached in every responder
         print(f"{'32 connections (wrk) on /data, no ETL run':<58} {wrk(6)}", flush=True)
         # The cached path at this size, against the same two ceilings as `make bench`.
-        sys.path.insert(0, str(ROOT / "scripts"))
-        import bench
-        bench.throughput(bench.stack_env(env))
+        bench.throughput(stack_env(env))
         last_sno = ROWS if min(COINS, ROWS) <= 1 else ROWS // min(COINS, ROWS)  # coin 0's rows
         with open(csv_dir / "coin_Synthetic00000.csv", "a") as f:
             for i in range(200):

@@ -17,7 +17,8 @@ install -d "$DESTDIR$PREFIX/bin" "$share/errors" "$DESTDIR$SYSTEMD_DIR" "$DESTDI
 install -m 0755 "$BIN_DIR/kasparro-api" "$BIN_DIR/kasparro-etl" "$DESTDIR$PREFIX/bin/"
 install -d "$DESTDIR$PREFIX/sbin"
 install -m 0755 "$ROOT/scripts/kasparro-keys" "$DESTDIR$PREFIX/sbin/"
-install -m 0644 "$ROOT/docs/openapi.json" "$ROOT/README.md" "$share/"
+install -m 0644 "$ROOT/docs/openapi.json" "$ROOT/README.md" "$ROOT/docs/operations.md" "$ROOT/docs/configuration.md" \
+    "$ROOT/docs/schema.sql" "$share/"
 install -m 0644 "$ROOT/nginx/errors/error.json" "$share/errors/"
 # The /docs pages, built by `make build` (scripts/docs-ui.sh) from a pinned wheel.
 DOCS_BUILD=${DOCS_BUILD:-$ROOT/.build-docs}
@@ -27,7 +28,7 @@ install -m 0644 "$DOCS_BUILD"/index.html "$DOCS_BUILD"/docs.js "$DOCS_BUILD"/swa
     "$DOCS_BUILD"/swagger-ui.css "$DOCS_BUILD"/favicon.png "$DOCS_BUILD"/LICENSE.fastapi-offline "$share/docs/"
 install -d "$share/monitoring"
 install -m 0644 "$ROOT/monitoring/kasparro-alerts.yml" "$ROOT/monitoring/grafana-dashboard.json" "$share/monitoring/"
-for unit in kasparro-api@.socket kasparro-api@.service kasparro-etl.service kasparro-etl.timer; do
+for unit in kasparro-api@.socket kasparro-api@.service kasparro-etl.service kasparro-etl.timer kasparro-migrate.service; do
     sed "s|@PREFIX@|$PREFIX|g" "$ROOT/systemd/$unit" >"$DESTDIR$SYSTEMD_DIR/$unit"
     chmod 0644 "$DESTDIR$SYSTEMD_DIR/$unit"
 done

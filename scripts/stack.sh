@@ -508,7 +508,7 @@ ENV
 }
 
 usage() {
-    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|psql-admin ARGS|standbys-start|standbys-stop|standby start|pid K|pg-status|bench-site-start DIR PORT|bench-site-stop DIR|env|info" >&2
+    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|psql-admin ARGS|schema-dump [DB]|standbys-start|standbys-stop|standby start|pid K|pg-status|bench-site-start DIR PORT|bench-site-stop DIR|env|info" >&2
     exit 2
 }
 
@@ -535,6 +535,7 @@ case $command in
     keys) cmd_keys ;;
     keys-admin) cmd_keys_admin "$@" ;;
     psql-admin) psql_admin -d "$DB_NAME" "$@" ;;
+    schema-dump) as_pg pg_dump --schema-only -h "$PG_DIR/sock" -p "$PG_PORT" -U "$(pg_super)" "${1:-$DB_NAME}" ;;
     standbys-start) cmd_standbys_start ;;
     standbys-stop) cmd_standbys_stop ;;
     standby) cmd_standby_signal "$@" ;;

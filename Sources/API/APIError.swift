@@ -31,6 +31,10 @@ public struct APIError: Error, Sendable, Equatable {
     public static let databaseUnavailable = APIError(status: 503, code: "database_unavailable",
                                                      message: "the database is unavailable; retry shortly",
                                                      headers: ["Retry-After": "1"])
+    /// A 503 while the database's schema is older than this responder needs (mid-upgrade).
+    public static let schemaOutdated = APIError(status: 503, code: "schema_outdated",
+                                                message: "the database is being upgraded; retry shortly",
+                                                headers: ["Retry-After": "5"])
     /// A 503 while the database is too busy to answer in time (statement timeout, no connections).
     public static let overloaded = APIError(status: 503, code: "overloaded",
                                             message: "the database is busy; retry shortly",

@@ -52,8 +52,7 @@ enum DataPage {
                 return try session.run { connection in
                     metrics.pageStatement()
                     let known = cache.total(query.filterKey)
-                    let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0,
-                                                    rollup: session.fineRollup, aliases: session.hasAliases)
+                    let statement = query.statement(knownVersion: known?.version ?? -1, knownTotal: known?.total ?? 0)
                     let page = try statement.prepared
                         ? connection.withPreparedRows(statement.sql, statement.params) { rows in try write(rows, size: query.pageSize) }
                         : connection.withRows(statement.sql, statement.params) { rows in try write(rows, size: query.pageSize) }

@@ -147,8 +147,7 @@ public struct DataQuery: Sendable, Equatable {
     /// with pgbench, building the JSON inside PostgreSQL (`json_agg`) halved the statement's
     /// throughput, and PostgreSQL is the part the whole pool shares.
     /// The connection prepares each distinct SQL text once, so every combination keeps its plan.
-    func statement(knownVersion: Int64, knownTotal: Int64, rollup: FineRollup = .monthly,
-                   aliases: Bool = true) -> (sql: String, params: [String?], prepared: Bool) {
+    func statement(knownVersion: Int64, knownTotal: Int64) -> (sql: String, params: [String?], prepared: Bool) {
         var params: [String?] = []
         func bind(_ value: String) -> String {
             params.append(value)
@@ -163,23 +162,21 @@ public struct DataQuery: Sendable, Equatable {
         }
         if let symbol {
             let value = bind(symbol)
-            // Symbols are stored upper-cased (a constraint since migration 15): the first
-            // condition uses the symbol index of migration 16 (index-only, as `symbol` is its
-            // key), the second the `upper(symbol)` index of a database not yet migrated.
-            filters.append("m.symbol = upper(\(value)) AND upper(m.symbol) = upper(\(value))")
+            // Symbols are stored upper-cased (a constraint since migration 15), so the symbol
+            // index (migration 16) answers this, and an edge count reads that index alone.
+            filters.append("m.symbol = upper(\(value))")
             rollupFilters.append("c.symbol = upper(\(value))")
         }
         if let assetID {
             let value = bind(String(assetID))
             // An asset merged away by an operator answers as the asset it was merged into
             // (one InitPlan per execution, then the asset index as before).
-            let asset = aliases ? "(SELECT coalesce(max(x.asset_id), \(value)::bigint) FROM asset_aliases x WHERE x.alias_id = \(value)::bigint)"
-                : "\(value)::bigint"
+            let asset = "(SELECT coalesce(max(x.asset_id), \(value)::bigint) FROM asset_aliases x WHERE x.alias_id = \(value)::bigint)"
             filters.append("m.asset_id = \(asset)")
             rollupFilters.append("c.asset_id = \(asset)")
         }
         // The total: whole buckets from a rollup, partial buckets at the edges from the table.
-        let plan = TotalPlan(since: since, until: until, fine: symbol != nil || assetID != nil, rollup: rollup)
+        let plan = TotalPlan(since: since, until: until, fine: symbol != nil || assetID != nil)
         var totalParts: [String] = []
         if let buckets = plan.buckets {
             var conditions = rollupFilters
@@ -264,14 +261,6 @@ public struct DataQuery: Sendable, Equatable {
     }
 }
 
-/// The rollup of asset and symbol counts the database has: per month since migration 5, per day
-/// before it. A responder upgraded ahead of the migration keeps answering from the old one.
-public enum FineRollup: Sendable {
-    case daily, monthly
-
-    var table: String { self == .monthly ? "market_counts_monthly" : "market_counts_daily" }
-}
-
 /// Where a `/data` total comes from, so its cost does not grow with the table: whole buckets of
 /// the filter's time range are summed from a rollup (`market_counts_hourly` per hour and source,
 /// or `market_counts_monthly` per calendar month, source, asset and ticker when the filter names an
@@ -291,7 +280,6 @@ struct TotalPlan: Equatable {
     }
 
     static let hour: Int64 = 3_600_000_000
-    static let day: Int64 = 86_400_000_000
 
     /// The rollup table.
     let table: String
@@ -300,18 +288,17 @@ struct TotalPlan: Equatable {
     /// Partial buckets to count from the table.
     let edges: [Edge]
 
-    init(since: Timestamp?, until: Timestamp?, fine: Bool, rollup: FineRollup = .monthly) {
-        table = fine ? rollup.table : "market_counts_hourly"
-        let months = fine && rollup == .monthly
-        let unit = fine ? TotalPlan.day : TotalPlan.hour
+    init(since: Timestamp?, until: Timestamp?, fine: Bool) {
+        table = fine ? "market_counts_monthly" : "market_counts_hourly"
         // The bucket an instant falls in: its start, and the next bucket's start.
         func floor(_ t: Timestamp) -> Timestamp {
-            if months { return t.monthStart }
+            if fine { return t.monthStart }
+            let unit = TotalPlan.hour
             let remainder = ((t.microseconds % unit) + unit) % unit
             return Timestamp(microseconds: t.microseconds - remainder)
         }
         func next(_ start: Timestamp) -> Timestamp {
-            months ? start.months(from: 1) : Timestamp(microseconds: start.microseconds + unit)
+            fine ? start.months(from: 1) : Timestamp(microseconds: start.microseconds + TotalPlan.hour)
         }
         if let since, let until, floor(since) == floor(until) {
             // Both ends in one bucket: count the range directly.

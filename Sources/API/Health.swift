@@ -64,35 +64,17 @@ struct Health {
 
     /// One statement: per source that has ever run, its last run, last success, age and whether it
     /// counts against health (last run failed, or no success within `staleAfterSeconds`). The last
-    /// run and success come from `etl_source_totals` (migration 14), never a search of the runs.
-    static let sql = statement(latest: """
-        SELECT s.source, r.status, r.started_at, r.error, r.drift, t.last_success_at AS last_success
-        FROM unnest($1::text[]) AS s(source)
-        JOIN etl_source_totals t USING (source)
-        JOIN LATERAL (SELECT status, started_at, error,
-                             (SELECT count(*) FROM schema_drift_events d WHERE d.run_id = e.run_id) AS drift
-                      FROM etl_runs e WHERE e.run_id = t.last_run) r ON true
-        """)
-
-    /// The same, searching the runs, for a responder upgraded ahead of migration 14.
-    static let sqlBeforeMigration14 = statement(latest: """
-        SELECT s.source, r.status, r.started_at, r.error, r.drift, ok.finished_at AS last_success
-        FROM unnest($1::text[]) AS s(source)
-        JOIN LATERAL (SELECT status, started_at, error,
-                             (SELECT count(*) FROM schema_drift_events d WHERE d.run_id = e.run_id) AS drift
-                      FROM etl_runs e WHERE e.source = s.source ORDER BY run_id DESC LIMIT 1) r ON true
-        LEFT JOIN LATERAL (SELECT finished_at FROM etl_runs e WHERE e.source = s.source AND e.status = 'succeeded'
-                           ORDER BY run_id DESC LIMIT 1) ok ON true
-        """)
-
-    /// The report around `latest` (each source's last run status, start, error, drift events and
-    /// last success).
-    private static func statement(latest: String) -> String {
-        """
+    /// run and success come from `etl_source_totals`, never a search of the runs.
+    static let sql = """
         WITH per AS (
           SELECT l.*, (status = 'failed' OR last_success IS NULL
                        OR last_success < now() - make_interval(secs => $2::int) OR drift > 0) AS unhealthy
-          FROM (\(latest)) l
+          FROM (SELECT s.source, r.status, r.started_at, r.error, r.drift, t.last_success_at AS last_success
+                FROM unnest($1::text[]) AS s(source)
+                JOIN etl_source_totals t USING (source)
+                JOIN LATERAL (SELECT status, started_at, error,
+                                     (SELECT count(*) FROM schema_drift_events d WHERE d.run_id = e.run_id) AS drift
+                              FROM etl_runs e WHERE e.run_id = t.last_run) r ON true) l
         )
         SELECT coalesce(json_object_agg(source, json_build_object(
                  'last_run_status', status, 'last_run_at', rfc3339(started_at),
@@ -103,7 +85,6 @@ struct Health {
                coalesce(bool_or(unhealthy), false) AS degraded
         FROM per
         """
-    }
 
     /// `healthy`, `lagging` (a standby more than `maxLagSeconds` behind) or `down`.
     static func status(of database: DatabaseProbes.Finding, maxLagSeconds: Double) -> String {
@@ -116,8 +97,7 @@ struct Health {
         func elapsedMS() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000 }
         do {
             let (etl, degraded): (String, Bool) = try session.run { connection in
-                let sql = session.hasSourceTotals(connection) ? Health.sql : Health.sqlBeforeMigration14
-                let row = try connection.queryPrepared(sql, [sqlArrayLiteral(Source.allCases.map(\.rawValue)),
+                let row = try connection.queryPrepared(Health.sql, [sqlArrayLiteral(Source.allCases.map(\.rawValue)),
                                                              String(settings.staleAfterSeconds)]).single()
                 return (try row.get("etl"), try row.get("degraded"))
             }

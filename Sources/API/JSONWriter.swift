@@ -73,7 +73,30 @@ struct JSONWriter {
     /// A member whose value is text that is already JSON (an object PostgreSQL built, a formatted number).
     mutating func field(_ name: StaticString, json: String) {
         field(name)
-        raw(json)
+        compact(json)
+    }
+
+    /// Appends JSON text without its insignificant whitespace, so a body PostgreSQL built
+    /// (`json_build_object` writes `{"k" : v, ...}`) reads like every other: `{"k":v,...}`.
+    mutating func compact(_ json: String) {
+        var inString = false
+        var escaped = false
+        for byte in json.utf8 {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == 0x22 {
+                    inString = false
+                }
+            } else if byte == 0x22 {
+                inString = true
+            } else if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+                continue
+            }
+            bytes.append(byte)
+        }
     }
 
     /// Appends a Swift string as a JSON string literal.

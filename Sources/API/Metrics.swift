@@ -1,4 +1,4 @@
-// GET /metrics: the pool's API metrics from shared memory plus the ETL's, read from its run table.
+// GET /metrics: the pool's API metrics from shared memory plus the ETL's, read from each source's totals.
 import MarketData
 import Store
 import Telemetry
@@ -6,21 +6,21 @@ import Telemetry
 enum Metrics {
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
+    /// Per source, from its row of `etl_source_totals` (kept by triggers as runs progress and end,
+    /// migration 17): nothing here grows with the run history.
     static let etlSQL = """
-        SELECT s.source,
-          coalesce(sum(r.fetched), 0) AS fetched, coalesce(sum(r.inserted), 0) AS inserted,
-          coalesce(sum(r.updated), 0) AS updated, coalesce(sum(r.unchanged), 0) AS unchanged,
-          coalesce(sum(r.quarantined), 0) AS quarantined,
-          count(r.run_id) FILTER (WHERE r.status = 'succeeded') AS succeeded,
-          count(r.run_id) FILTER (WHERE r.status = 'failed') AS failed,
-          count(r.run_id) FILTER (WHERE r.status = 'running') AS running,
-          coalesce(extract(epoch FROM max(r.finished_at) FILTER (WHERE r.status = 'succeeded')), 0)::float8 AS last_success,
+        SELECT s.source, coalesce(t.processed, 0) AS fetched, coalesce(t.inserted, 0) AS inserted,
+          coalesce(t.updated, 0) AS updated, coalesce(t.unchanged, 0) AS unchanged,
+          coalesce(t.run_quarantined, 0) AS quarantined,
+          coalesce(t.runs - t.failed_runs - t.running_runs, 0) AS succeeded, coalesce(t.failed_runs, 0) AS failed,
+          coalesce(t.running_runs, 0) AS running,
+          coalesce(extract(epoch FROM t.last_success_at), 0)::float8 AS last_success,
           coalesce((SELECT extract(epoch FROM l.finished_at - l.started_at) FROM etl_runs l
-                    WHERE l.source = s.source AND l.finished_at IS NOT NULL ORDER BY l.run_id DESC LIMIT 1), 0)::float8 AS last_duration,
-          coalesce(sum(r.retries), 0) AS retries, coalesce(sum(r.rate_limit_wait_seconds), 0)::float8 AS rate_limit_wait,
-          (SELECT count(*) FROM schema_drift_events d WHERE d.source = s.source) AS drift_events
-        FROM unnest($1::text[]) AS s(source) LEFT JOIN etl_runs r ON r.source = s.source
-        GROUP BY s.source ORDER BY s.source
+                    WHERE l.run_id = t.last_finished_run), 0)::float8 AS last_duration,
+          coalesce(t.retries, 0) AS retries, coalesce(t.rate_limit_wait_seconds, 0)::float8 AS rate_limit_wait,
+          coalesce(t.drift_events, 0) AS drift_events
+        FROM unnest($1::text[]) AS s(source) LEFT JOIN etl_source_totals t USING (source)
+        ORDER BY s.source
         """
 
     /// A metric family read from one column of `etlSQL`, per source.

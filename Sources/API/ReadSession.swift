@@ -1,4 +1,6 @@
 // A responder thread's database access: one lazily opened read-only connection that reconnects itself.
+import Dispatch
+import Glibc
 import Logging
 import Store
 import Telemetry
@@ -13,12 +15,10 @@ public final class ReadSession {
     private let logger: Logger
     private var connection: Connection?
     private let onDatabaseError: () -> Void
-    /// Which rollup of asset and symbol counts this connection's database has.
-    private(set) var fineRollup: FineRollup = .monthly
-    /// Whether this connection's database has `asset_aliases` (migration 7).
-    private(set) var hasAliases = true
-    /// Whether this connection's database keeps `etl_source_totals` (migration 14).
-    private(set) var hasSourceTotals = true
+    /// How long a request waits for a schema older than this binary's to be migrated.
+    private let schemaWaitSeconds: Double
+    /// The connection's database has every migration this binary knows (checked until it has).
+    private var schemaReady = false
     /// Whether standbys are preferred (a multi-host conninfo with `target_session_attrs=prefer-standby`).
     private let prefersStandby: Bool
     /// The watcher's standby epoch: it changes when a standby answers again.
@@ -28,9 +28,11 @@ public final class ReadSession {
 
     /// Creates a session for `conninfo` (no connection is made yet). `standbyEpoch` (the version
     /// watcher's) tells a session that fell back to the primary when to try a standby again.
+    /// `schemaWaitSeconds` bounds the wait for a database behind `Migrations.latest`.
     public init(conninfo: String, logger: Logger, onDatabaseError: @escaping () -> Void = {},
-                standbyEpoch: @escaping () -> Int = { 0 }) {
+                standbyEpoch: @escaping () -> Int = { 0 }, schemaWaitSeconds: Double = 5) {
         self.conninfo = conninfo
+        self.schemaWaitSeconds = schemaWaitSeconds
         self.logger = logger
         self.onDatabaseError = onDatabaseError
         self.prefersStandby = ConnectionTarget.movesToStandbys(conninfo)
@@ -43,12 +45,6 @@ public final class ReadSession {
             do {
                 let live = try current()
                 return try body(live)
-            } catch let error as DatabaseError where error.sqlState == "42P01" && attempt == 0 {
-                // A table this responder reads is gone: the schema was migrated under it (the
-                // per-day rollup gives way to the per-month one). Look again, then retry once.
-                if let connection, let described = try? ReadSession.describe(connection) {
-                    adopt(described)
-                }
             } catch let error as DatabaseError where error.isConnectionLoss {
                 onDatabaseError()
                 connection = nil
@@ -89,56 +85,47 @@ public final class ReadSession {
     /// How long one statement may run; also how long a request waits for another thread's page.
     public static let statementTimeoutSeconds = 5.0
 
-    private func current() throws(DatabaseError) -> Connection {
+    private func current() throws -> Connection {
         if let connection, connection.isHealthy {
             // Fell back to the primary while no standby answered, and one answers again: move.
-            guard let since = onPrimarySince, since != standbyEpoch() else { return connection }
+            if let since = onPrimarySince, since != standbyEpoch() {
+                self.connection = nil
+            } else {
+                if !schemaReady { try awaitSchema(connection) }
+                return connection
+            }
         }
         connection = nil
+        schemaReady = false
         let epoch = standbyEpoch()
         let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api",
                                    statementTimeoutMS: Int(ReadSession.statementTimeoutSeconds * 1000),
                                    genericPlans: true, onNotice: logger.databaseNotices)
-        let described = try ReadSession.describe(fresh)
-        adopt(described)
-        onPrimarySince = prefersStandby && !described.standby ? epoch : nil
+        let standby: Bool = try fresh.query("SELECT pg_is_in_recovery() AS standby").single().get("standby")
+        onPrimarySince = prefersStandby && !standby ? epoch : nil
         connection = fresh
+        try awaitSchema(fresh)
         return fresh
     }
 
-    /// What the connection's database has: a responder upgraded ahead of a migration keeps
-    /// answering from what is there.
-    private struct Described {
-        var rollup: FineRollup
-        var standby: Bool
-        var aliases: Bool
-        var sourceTotals: Bool
-    }
-
-    /// Whether `connection`'s database keeps `etl_source_totals` (migration 14). Until it does,
-    /// each call looks again (one catalog lookup), so the responders move to it as soon as the
-    /// ETL's next start has migrated, without a reconnect.
-    func hasSourceTotals(_ connection: Connection) -> Bool {
-        if !hasSourceTotals, let described = try? ReadSession.describe(connection) { adopt(described) }
-        return hasSourceTotals
-    }
-
-    private func adopt(_ described: Described) {
-        fineRollup = described.rollup
-        hasAliases = described.aliases
-        hasSourceTotals = described.sourceTotals
-    }
-
-    /// The rollup the connection's database has, whether it is a standby, whether it has asset
-    /// aliases (migration 7) and each source's totals (migration 14).
-    private static func describe(_ connection: Connection) throws(DatabaseError) -> Described {
-        let row = try connection.query("""
-            SELECT to_regclass('market_counts_monthly') IS NOT NULL OR to_regclass('market_counts_daily') IS NULL AS monthly,
-                   pg_is_in_recovery() AS standby, to_regclass('asset_aliases') IS NOT NULL AS aliases,
-                   to_regclass('etl_source_totals') IS NOT NULL AS totals
-            """).single()
-        let monthly: Bool = try row.get("monthly")
-        return Described(rollup: monthly ? .monthly : .daily, standby: try row.get("standby"),
-                         aliases: try row.get("aliases"), sourceTotals: try row.get("totals"))
+    /// Waits, up to `schemaWaitSeconds`, for the database to have every migration this binary
+    /// knows (a standby may replay the migration a moment later); then answers `schemaOutdated`.
+    /// Responders carry no code for older schemas: an upgrade migrates before it restarts them.
+    private func awaitSchema(_ connection: Connection) throws {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(schemaWaitSeconds * 1_000_000_000)
+        while true {
+            let found: Int = try connection.query(
+                "SELECT coalesce(max(version), 0) AS version FROM schema_migrations").single().get("version")
+            if found >= Migrations.latest {
+                schemaReady = true
+                return
+            }
+            if DispatchTime.now().uptimeNanoseconds >= deadline {
+                logger.warning("database schema older than this responder needs; run kasparro-etl migrate", metadata: [
+                    "schema_version": "\(found)", "needed_version": "\(Migrations.latest)"])
+                throw APIError.schemaOutdated
+            }
+            usleep(100_000)
+        }
     }
 }

@@ -66,43 +66,39 @@ public struct Router: Sendable {
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000 }
         var response: Response
         do {
-            guard request.method == "GET" || request.method == "HEAD" else {
-                if Router.paths.contains(request.path) { throw APIError.methodNotAllowed(request.method) }
-                throw APIError.notFound(request.path)
-            }
+            guard let route = Route(rawValue: request.path) else { throw APIError.notFound(request.path) }
+            guard request.method == "GET" || request.method == "HEAD" else { throw APIError.methodNotAllowed(request.method) }
             let body: [UInt8]
-            switch request.path {
-            case "/":
+            switch route {
+            case .root:
                 _ = try QueryParameters(request.query, allowed: [])
                 if Index.wantsHTML(request.accept) {
                     response = Response(status: 200, bytes: Index.html, contentType: "text/html; charset=utf-8")
                     return finish(response, request)
                 }
                 body = Index.json(requestID: request.requestID, latencyMS: elapsed())
-            case "/health":
+            case .health:
                 _ = try QueryParameters(request.query, allowed: [])
                 let result = health.get { Health(settings: settings, probes: probes).report(session: session) }
                 response = Response(status: result.httpStatus, bytes: result.body(requestID: request.requestID, latencyMS: elapsed()))
                 return finish(response, request)
-            case "/data":
+            case .data:
                 body = try DataPage.render(rawQuery: request.query, session: session, cache: cache, watcher: watcher, metrics: metrics,
                                            requestID: request.requestID, elapsed: elapsed)
-            case "/stats":
+            case .stats:
                 _ = try QueryParameters(request.query, allowed: [])
                 body = try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed)
-            case "/metrics":
+            case .metrics:
                 _ = try QueryParameters(request.query, allowed: [])
                 let databases = probes == nil ? nil
                     : health.get { Health(settings: settings, probes: probes).report(session: session) }.databases
                 response = Response(status: 200, body: Metrics.render(session: session, metrics: metrics, databases: databases),
                                     contentType: Metrics.contentType)
                 return finish(response, request)
-            case "/compare-runs":
+            case .compareRuns:
                 body = try CompareRuns.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed)
-            case "/runs":
+            case .runs:
                 body = try Runs.render(query: request.query, session: session, requestID: request.requestID, elapsed: elapsed)
-            default:
-                throw APIError.notFound(request.path)
             }
             response = Response(status: 200, bytes: body)
         } catch let error as APIError {
@@ -125,8 +121,18 @@ public struct Router: Sendable {
     /// A request taking this long is logged at info level (others at debug, failures at warning).
     static let slowRequestSeconds = 1.0
 
-    /// The paths this responder serves (others are 404).
-    static let paths: Set<String> = ["/", "/health", "/data", "/stats", "/runs", "/compare-runs", "/metrics"]
+}
+
+/// The paths this responder serves, the one table of them: any other path is a 404, another
+/// method on one of these a 405.
+enum Route: String, CaseIterable {
+    case root = "/"
+    case health = "/health"
+    case data = "/data"
+    case stats = "/stats"
+    case runs = "/runs"
+    case compareRuns = "/compare-runs"
+    case metrics = "/metrics"
 }
 
 /// The head of a JSON success body, `{"request_id":…,"api_latency_ms":…`: the caller appends

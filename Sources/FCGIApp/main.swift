@@ -43,11 +43,13 @@ struct KasparroAPI: ParsableCommand {
     func run() throws {
         let staleAfterSeconds: Int
         let maxLagSeconds: Int
+        let schemaWaitSeconds: Int
         do {
             try JSONLogHandler.bootstrap()
             let settings = EnvironmentSettings(ProcessInfo.processInfo.environment)
             staleAfterSeconds = try staleAfter ?? settings.integer("HEALTH_STALE_SECONDS", default: 3600, in: 1...Int.max)
             maxLagSeconds = try settings.integer("REPLICA_MAX_LAG_SECONDS", default: 60, in: 1...Int.max)
+            schemaWaitSeconds = try settings.integer("SCHEMA_WAIT_SECONDS", default: 5, in: 0...60)
         } catch {
             FileHandle.standardError.write(Data("kasparro-api: \(error)\n".utf8))
             throw ExitCode.failure
@@ -84,7 +86,8 @@ struct KasparroAPI: ParsableCommand {
         let server = try Server(listenFD: fd, threads: threads, logger: logger, onWriteFailure: { metrics.writeFailure() }) {
             Worker(router: router, session: ReadSession(conninfo: conninfo, logger: logger,
                                                         onDatabaseError: { metrics.databaseError() },
-                                                        standbyEpoch: { watcher.standbyEpoch }))
+                                                        standbyEpoch: { watcher.standbyEpoch },
+                                                        schemaWaitSeconds: Double(schemaWaitSeconds)))
         }
         metrics.registerProcess(threads: threads)
         server.run()

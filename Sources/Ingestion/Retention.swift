@@ -123,7 +123,7 @@ public struct Retention {
                     try connection.execute("DROP TABLE \(quoteIdentifier(partition))")
                 }
                 return
-            } catch let error as DatabaseError where error.sqlState == "55P03" && attempt < attempts {
+            } catch let error as DatabaseError where error.sqlState == SQLState.lockNotAvailable && attempt < attempts {
                 logger.warning("retention waited too long for a lock; retrying", metadata: [
                     "partition": "\(partition)", "attempt": "\(attempt)"])
                 Thread.sleep(forTimeInterval: 0.5)

@@ -187,7 +187,7 @@ final class RunContext {
         case .success:
             try connection.execute("RELEASE SAVEPOINT new_rows")
             return true
-        case .failure(let error) where error.sqlState == "23505":
+        case .failure(let error) where error.sqlState == SQLState.uniqueViolation:
             try connection.execute("ROLLBACK TO SAVEPOINT new_rows")
             return false
         case .failure(let error):

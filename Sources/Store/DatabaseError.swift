@@ -51,13 +51,35 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, CustomDeb
     /// memory, disk). Worth a retry later.
     public var isOverload: Bool {
         guard let state = sqlState else { return false }
-        return state == "57014" || state == "55P03" || state.hasPrefix("53")
+        return state == SQLState.queryCanceled || state == SQLState.lockNotAvailable
+            || state.hasPrefix(SQLState.insufficientResourcesClass)
     }
 
     /// Whether the connection itself is gone (SQLSTATE class 08, 57P01..57P03, or no connection).
     public var isConnectionLoss: Bool {
         if kind == .connection { return true }
         guard let state = sqlState else { return false }
-        return state.hasPrefix("08") || state == "57P01" || state == "57P02" || state == "57P03"
+        return state.hasPrefix(SQLState.connectionExceptionClass) || state == SQLState.adminShutdown
+            || state == SQLState.crashShutdown || state == SQLState.cannotConnectNow
     }
+}
+
+/// The SQLSTATE codes the product tells apart (PostgreSQL's Appendix A), by their names.
+public enum SQLState {
+    /// 23505: a unique or primary key already holds the value.
+    public static let uniqueViolation = "23505"
+    /// 55P03: a lock was not granted within `lock_timeout`.
+    public static let lockNotAvailable = "55P03"
+    /// 57014: the statement was cancelled (`statement_timeout`, or a cancel request).
+    public static let queryCanceled = "57014"
+    /// 57P01: the server is shutting down (or the backend was terminated).
+    public static let adminShutdown = "57P01"
+    /// 57P02: the server crashed.
+    public static let crashShutdown = "57P02"
+    /// 57P03: the server is starting up or recovering.
+    public static let cannotConnectNow = "57P03"
+    /// Class 08: the connection failed or broke.
+    public static let connectionExceptionClass = "08"
+    /// Class 53: too few resources (connections, memory, disk).
+    public static let insufficientResourcesClass = "53"
 }

@@ -134,14 +134,6 @@ final class TotalPlanTests: XCTestCase {
         XCTAssertEqual(month.edges, [TotalPlan.Edge(from: at("2024-02-03"), to: at("2024-02-29T12:00:00Z"))])
     }
 
-    func testDailyRollupOfSchemaVersion4() {
-        let plan = TotalPlan(since: at("2024-07-01T10:30:00Z"), until: at("2024-07-03T05:00:00Z"), fine: true, rollup: .daily)
-        XCTAssertEqual(plan.table, "market_counts_daily")
-        XCTAssertEqual(plan.buckets, TotalPlan.Span(from: at("2024-07-02"), to: at("2024-07-03")))
-        XCTAssertEqual(plan.edges, [TotalPlan.Edge(from: at("2024-07-01T10:30:00Z"), to: at("2024-07-02")),
-                                    TotalPlan.Edge(from: at("2024-07-03"), to: at("2024-07-03T05:00:00Z"))])
-    }
-
     func testBeforeTheEpoch() {
         let plan = TotalPlan(since: at("1969-12-31T23:30:00Z"), until: nil, fine: false)
         XCTAssertEqual(plan.buckets?.from, at("1970-01-01"))

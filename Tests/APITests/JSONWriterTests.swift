@@ -57,4 +57,15 @@ final class JSONWriterTests: XCTestCase {
         out.closeObject()
         XCTAssertEqual(out.text, #"{"request_id":"r\"1","api_latency_ms":1.500,"x":3}"#)
     }
+
+    func testPostgreSQLBuiltJSONIsCompactedOutsideStrings() throws {
+        var out = JSONWriter(capacity: 64)
+        out.openObject()
+        // json_build_object's text, with spaces, a quote and a backslash inside strings.
+        out.field("etl", json: #"{"csv" : {"last_error" : "a \" b : c\\", "runs" : [1, 2]},\#n "x" : null}"#)
+        out.closeObject()
+        XCTAssertEqual(out.text, #"{"etl":{"csv":{"last_error":"a \" b : c\\","runs":[1,2]},"x":null}}"#)
+        let parsed = try JSONSerialization.jsonObject(with: Data(out.bytes)) as? [String: Any]
+        XCTAssertNotNil(parsed?["etl"])
+    }
 }

@@ -5,7 +5,6 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,6 +13,8 @@ import uuid
 import pytest
 import requests
 import urllib3
+
+from kasparro_tooling import new_stack_env
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
@@ -36,33 +37,14 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Stack:
     """The running test stack and helpers to drive it."""
 
     def __init__(self, run_dir: pathlib.Path):
         self.run_dir = run_dir
         self.csv_dir = run_dir / "csv"
-        self.env = dict(os.environ)
-        self.env.update({
-            "RUN_DIR": str(run_dir),
-            "PG_PORT": str(free_port()),
-            "HTTPS_PORT": str(free_port()),
-            "HTTP_PORT": str(free_port()),
-            "BENCH_STATIC_PORT": str(free_port()),
-            "FIXTURE_PORT": str(free_port()),
-            "REPLAY": "1",
-            "BIN_DIR": os.environ.get("BIN_DIR", str(ROOT / ".build" / "release")),
-            "CSV_SOURCE_DIR": str(self.csv_dir),
-            "RESPONDERS": "3",
-            "LOG_LEVEL": "info",
-        })
-        self.env.pop("DATABASE_URL", None)
+        self.env = new_stack_env(run_dir, REPLAY="1", BIN_DIR=os.environ.get("BIN_DIR", str(ROOT / ".build" / "release")),
+                                 CSV_SOURCE_DIR=str(self.csv_dir), RESPONDERS="3", LOG_LEVEL="info")
         self.bin_dir = pathlib.Path(self.env["BIN_DIR"])
         self.fixture = f"http://127.0.0.1:{self.env['FIXTURE_PORT']}"
         self.https = f"https://localhost:{self.env['HTTPS_PORT']}"

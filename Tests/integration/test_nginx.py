@@ -9,7 +9,8 @@ import time
 
 import requests
 
-from conftest import free_port, wait_for
+from conftest import wait_for
+from kasparro_tooling import free_port
 
 
 def burst(stack, n, key):

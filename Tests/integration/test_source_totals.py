@@ -1,9 +1,9 @@
-"""Migration 14: each source's run, checkpoint and quarantine totals in one row (`etl_source_totals`),
-kept by triggers for every writer, compared with the tables it summarises; and /stats reads it."""
+"""Migrations 14 and 17: each source's run, checkpoint, quarantine, record and run-counter totals in one
+row (`etl_source_totals`), kept by triggers for every writer, compared with the tables it summarises;
+/stats and /metrics read it."""
 import json
 import uuid
 
-from conftest import wait_for
 
 SOURCES = "'{coinpaprika,coingecko,csv}'::text[]"
 # What the row must say, counted from the tables themselves.
@@ -18,17 +18,30 @@ SELECT s.source,
   (SELECT max(run_id) FROM etl_runs r WHERE r.source = s.source AND r.status = 'failed'),
   (SELECT count(*) FROM etl_checkpoints c WHERE c.source = s.source),
   (SELECT count(*) FROM quarantine q WHERE q.source = s.source),
-  (SELECT count(*) FROM market_records m WHERE m.source = s.source)
+  (SELECT count(*) FROM market_records m WHERE m.source = s.source),
+  (SELECT coalesce(sum(inserted), 0) FROM etl_runs r WHERE r.source = s.source),
+  (SELECT coalesce(sum(updated), 0) FROM etl_runs r WHERE r.source = s.source),
+  (SELECT coalesce(sum(unchanged), 0) FROM etl_runs r WHERE r.source = s.source),
+  (SELECT coalesce(sum(quarantined), 0) FROM etl_runs r WHERE r.source = s.source),
+  (SELECT coalesce(sum(retries), 0) FROM etl_runs r WHERE r.source = s.source),
+  (SELECT round(coalesce(sum(rate_limit_wait_seconds), 0)::numeric, 6) FROM etl_runs r WHERE r.source = s.source),
+  (SELECT count(*) FROM etl_runs r WHERE r.source = s.source AND r.status = 'running'),
+  (SELECT max(run_id) FROM etl_runs r WHERE r.source = s.source AND r.finished_at IS NOT NULL),
+  (SELECT count(*) FROM schema_drift_events d WHERE d.source = s.source)
 FROM unnest({SOURCES}) s(source) ORDER BY 1"""
 KEPT = f"""
 SELECT s.source, coalesce(runs, 0), coalesce(failed_runs, 0), coalesce(processed, 0), last_run, last_success_at,
-       last_failure_at, last_failed_run, coalesce(checkpoints, 0), coalesce(quarantined, 0), coalesce(records, 0)
+       last_failure_at, last_failed_run, coalesce(checkpoints, 0), coalesce(quarantined, 0), coalesce(records, 0),
+       coalesce(inserted, 0), coalesce(updated, 0), coalesce(unchanged, 0), coalesce(run_quarantined, 0),
+       coalesce(retries, 0), round(coalesce(rate_limit_wait_seconds, 0)::numeric, 6), coalesce(running_runs, 0), last_finished_run,
+       coalesce(drift_events, 0)
 FROM unnest({SOURCES}) s(source) LEFT JOIN etl_source_totals t USING (source) ORDER BY 1"""
 HEADER = "SNo,Name,Symbol,Date,High,Low,Open,Close,Volume,Marketcap\r\n"
 
 
 NAMES = ("source", "runs", "failed_runs", "processed", "last_run", "last_success_at", "last_failure_at",
-         "last_failed_run", "checkpoints", "quarantined", "records")
+         "last_failed_run", "checkpoints", "quarantined", "records", "inserted", "updated", "unchanged",
+         "run_quarantined", "retries", "rate_limit_wait_seconds", "running_runs", "last_finished_run", "drift_events")
 
 
 def check(stack, db, step):
@@ -91,6 +104,12 @@ def test_totals_follow_every_writer(stack, tmp_path):
     assert counted["csv"]["checkpoints"] == "1" and counted["coinpaprika"]["checkpoints"] == "1"
     admin("TRUNCATE quarantine")
     check(stack, db, "quarantine truncated")
+    run = counted["csv"]["last_run"]
+    admin(f"INSERT INTO schema_drift_events (source, run_id, field, kind) VALUES ('csv', {run}, 'a', 'added'), "
+          f"('csv', {run}, 'b', 'removed'), ('coingecko', {run}, 'c', 'added')")
+    admin("DELETE FROM schema_drift_events WHERE field = 'b'")
+    counted = check(stack, db, "drift events inserted and deleted")
+    assert counted["csv"]["drift_events"] == "1" and counted["coingecko"]["drift_events"] == "1"
     admin("DELETE FROM market_records WHERE source_id = (SELECT min(source_id) FROM market_records)")
     admin("UPDATE market_records SET observed_at = observed_at - interval '1 hour' WHERE observed_at < '2024-01-10'")
     counted = check(stack, db, "market records deleted and moved to other hours")
@@ -150,28 +169,39 @@ def test_a_v13_database_gets_its_totals_counted(stack):
     assert counted["csv"]["records"] == "0"
 
 
-def test_a_responder_ahead_of_migration_14_answers_then_reads_the_totals(stack, responder):
-    """The package restarts responders before the ETL's next start migrates: they answer from the
-    runs until `etl_source_totals` exists, then from it, without a reconnect."""
-    name = "t_" + uuid.uuid4().hex[:10]
-    stack.sh("createdb", name)
-    stack.etl("migrate", "--to", "13", database=name)
-    stack.psql("""
-        INSERT INTO etl_runs (invocation_id, source, trigger, status, finished_at, fetched)
-        SELECT gen_random_uuid(), 'csv', 'test', 'succeeded', now() - k * interval '1 minute', k FROM generate_series(1, 4) k""",
-               stack.db_url(name))
-    api = responder(database=name)
-    status, _, body = api.get("/stats")
-    assert status == 200, body
-    assert json.loads(body)["sources"]["csv"]["runs"] == 4 and json.loads(body)["records_processed_total"] == 10
-    status, _, body = api.get("/health")
-    assert json.loads(body)["etl"]["csv"]["last_run_status"] == "succeeded", body
+def test_metrics_reads_the_totals(stack, tmp_path, responder):
+    """/metrics exports each source's run counters from its row of etl_source_totals (migration 17),
+    not from a sum over every run: equal to the runs' sums, and a hand-made change to the row shows."""
+    db = stack.fresh_database()
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    (csv_dir / "coin_MetricsA.csv").write_text(HEADER + "1,Metrics A,MTA,01-01-2024 23:59,2,1,1,1,1,1\r\n"
+                                               "2,Metrics A,MTA,02-01-2024 23:59,2,1,1,bad,1,1\r\n")
+    stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
+    stack.etl("run", "--source", "coinpaprika", database=db, csv_dir=csv_dir)
+    stack.etl("run", "--source", "coinpaprika", database=db, csv_dir=csv_dir)
+    counted = check(stack, db, "two sources run")
+    api = responder(database=db)
 
-    stack.etl("migrate", database=name)
-    # Marked by hand so that only a read of the kept row can show them.
-    stack.psql_admin("UPDATE etl_source_totals SET runs = 999, last_success_at = '2026-01-02T03:04:05Z' WHERE source = 'csv'",
-                     database=name)
-    status, _, body = api.get("/stats")
-    assert status == 200 and json.loads(body)["sources"]["csv"]["runs"] == 999, body
-    assert wait_for(lambda: json.loads(api.get("/health")[2])["etl"]["csv"]["last_success_at"] == "2026-01-02T03:04:05Z",
-                    timeout=3)
+    def metric(text: str, name: str, **labels) -> float:
+        wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        line = next(l for l in text.splitlines() if l.startswith(f"{name}{{{wanted}}} "))
+        return float(line.rsplit(" ", 1)[1])
+
+    status, _, text = api.get("/metrics")
+    assert status == 200, text
+    for source in ("csv", "coinpaprika"):
+        row = counted[source]
+        assert metric(text, "kasparro_etl_records_fetched_total", source=source) == float(row["processed"])
+        assert metric(text, "kasparro_etl_records_inserted_total", source=source) == float(row["inserted"])
+        assert metric(text, "kasparro_etl_records_unchanged_total", source=source) == float(row["unchanged"])
+        assert metric(text, "kasparro_etl_records_quarantined_total", source=source) == float(row["run_quarantined"])
+        assert metric(text, "kasparro_etl_runs_total", source=source, status="succeeded") == \
+            float(int(row["runs"]) - int(row["failed_runs"]) - int(row["running_runs"]))
+    assert metric(text, "kasparro_etl_records_quarantined_total", source="csv") == 1
+    assert metric(text, "kasparro_etl_records_unchanged_total", source="coinpaprika") == 3795
+    assert metric(text, "kasparro_etl_last_run_duration_seconds", source="coinpaprika") > 0
+    stack.psql_admin("UPDATE etl_source_totals SET retries = 4242, drift_events = 7 WHERE source = 'csv'", database=db)
+    status, _, text = api.get("/metrics")
+    assert metric(text, "kasparro_etl_http_retries_total", source="csv") == 4242
+    assert metric(text, "kasparro_etl_schema_drift_events_total", source="csv") == 7

@@ -1,5 +1,5 @@
 """The operator's path on a real systemd: the .deb installed in a Debian 12 container booted with
-systemd as PID 1 (podman, no network), configured by the README's install steps run as written,
+systemd as PID 1 (podman, no network), configured by the install steps of docs/operations.md run as written,
 then socket activation, the ETL unit and timer, the journal, a restart under load, the security
 rating, an upgrade and a purge, all for real."""
 import json
@@ -23,8 +23,8 @@ def version() -> str:
 
 
 def install_steps() -> str:
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("<!-- install-steps: begin -->", 1)[1].split("<!-- install-steps: end -->", 1)[0]
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    block = operations.split("<!-- install-steps: begin -->", 1)[1].split("<!-- install-steps: end -->", 1)[0]
     return block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
 
 
@@ -93,7 +93,7 @@ def container(packages, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def installed(container):
-    """The README's steps, as written, with the sample CSV files as the price histories."""
+    """The install steps of docs/operations.md, as written, with the sample CSV files as the price histories."""
     container.sh("PRICES=/mnt/csv\n" + install_steps(), cwd="/mnt/pkg", timeout=600)
     key = container.sh("kasparro-keys add smoke high").stdout.strip()  # the restart test sends ~50 requests a second
     assert re.fullmatch(r"[0-9a-f]{48}", key)

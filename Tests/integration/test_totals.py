@@ -3,10 +3,8 @@
 import datetime
 import random
 import signal
-import time
 
-import pytest
-
+import kasparro_tooling as tooling
 from conftest import wait_for
 
 INVARIANT = """
@@ -30,35 +28,12 @@ def rollups_match(stack, url=None) -> bool:
 
 
 def random_filters(stack, rng: random.Random, count: int) -> list:
+    """Random filter combinations over what the stack's database holds."""
     assets = [r[0] for r in stack.psql("SELECT DISTINCT asset_id FROM market_records ORDER BY 1")]
     symbols = [r[0] for r in stack.psql("SELECT DISTINCT symbol FROM market_records ORDER BY 1 LIMIT 50")]
     low, high = [datetime.datetime.fromisoformat(v.replace("Z", "+00:00")) for v in stack.psql(
         "SELECT rfc3339(min(observed_at)), rfc3339(max(observed_at)) FROM market_records")[0]]
-    span = (high - low).total_seconds()
-
-    def moment():
-        t = low + datetime.timedelta(seconds=rng.uniform(-0.05, 1.05) * span)
-        if rng.random() < 0.3:
-            return t.strftime("%Y-%m-%d")  # whole days: no edge
-        return t.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    combos = []
-    for _ in range(count):
-        params = {}
-        if rng.random() < 0.4:
-            params["source"] = rng.choice(["csv", "coinpaprika", "coingecko"])
-        if rng.random() < 0.3:
-            params["symbol"] = rng.choice(symbols).lower()
-        elif rng.random() < 0.3:
-            params["asset_id"] = rng.choice(assets)
-        if rng.random() < 0.6:
-            params["since"] = moment()
-        if rng.random() < 0.6:
-            params["until"] = moment()
-        if "since" in params and "until" in params and params["since"] > params["until"]:
-            params["since"], params["until"] = params["until"], params["since"]
-        combos.append(params)
-    return combos
+    return tooling.random_filters(rng, count, symbols=symbols, assets=assets, low=low, high=high)
 
 
 def expected_total(stack, params: dict) -> int:
