@@ -30,7 +30,7 @@ public final class ReadSession {
     /// watcher's) tells a session that fell back to the primary when to try a standby again.
     /// `schemaWaitSeconds` bounds the wait for a database behind `Migrations.latest`.
     public init(conninfo: String, logger: Logger, onDatabaseError: @escaping () -> Void = {},
-                standbyEpoch: @escaping () -> Int = { 0 }, schemaWaitSeconds: Double = 5) {
+                standbyEpoch: @escaping () -> Int = { 0 }, schemaWaitSeconds: Double = 2) {
         self.conninfo = conninfo
         self.schemaWaitSeconds = schemaWaitSeconds
         self.logger = logger

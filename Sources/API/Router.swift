@@ -120,7 +120,6 @@ public struct Router: Sendable {
 
     /// A request taking this long is logged at info level (others at debug, failures at warning).
     static let slowRequestSeconds = 1.0
-
 }
 
 /// The paths this responder serves, the one table of them: any other path is a 404, another

@@ -49,7 +49,7 @@ struct KasparroAPI: ParsableCommand {
             let settings = EnvironmentSettings(ProcessInfo.processInfo.environment)
             staleAfterSeconds = try staleAfter ?? settings.integer("HEALTH_STALE_SECONDS", default: 3600, in: 1...Int.max)
             maxLagSeconds = try settings.integer("REPLICA_MAX_LAG_SECONDS", default: 60, in: 1...Int.max)
-            schemaWaitSeconds = try settings.integer("SCHEMA_WAIT_SECONDS", default: 5, in: 0...60)
+            schemaWaitSeconds = try settings.integer("SCHEMA_WAIT_SECONDS", default: 2, in: 0...60)
         } catch {
             FileHandle.standardError.write(Data("kasparro-api: \(error)\n".utf8))
             throw ExitCode.failure

@@ -7,12 +7,11 @@ import os
 import re
 import shutil
 import subprocess
-import time
-import uuid
 
 import pytest
 
 from conftest import ROOT, SAMPLES
+from systemd_container import booted
 
 DEB_DIR = ROOT / ".build-deb"
 
@@ -28,24 +27,6 @@ def install_steps() -> str:
     return block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
 
 
-class Container:
-    def __init__(self, name: str):
-        self.name = name
-
-    def sh(self, script: str, check: bool = True, timeout: float = 300, cwd: str = "/") -> subprocess.CompletedProcess:
-        result = subprocess.run(["podman", "exec", "-w", cwd, self.name, "bash", "-euo", "pipefail", "-c", script],
-                                text=True, capture_output=True, timeout=timeout)
-        if check and result.returncode != 0:
-            raise AssertionError(f"in the container, exit {result.returncode}:\n{script}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}")
-        return result
-
-    def get(self, path: str, key: "str | None" = None) -> "tuple[int, str]":
-        header = f"-H 'x-api-key: {key}'" if key else ""
-        out = self.sh(f"curl -sk -o /tmp/body -w '%{{http_code}}' {header} https://localhost{path}; echo; cat /tmp/body").stdout
-        status, _, body = out.partition("\n")
-        return int(status), body
-
-
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
     deb = DEB_DIR / f"kasparro_{version()}_amd64.deb"
@@ -58,37 +39,13 @@ def packages(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def container(packages, tmp_path_factory):
-    for tool in ("podman", "runc", "debootstrap"):
-        assert shutil.which(tool), f"{tool} is installed by make deps"
-    rootfs = subprocess.run([str(ROOT / "scripts" / "systemd-rootfs.sh")], check=True, capture_output=True,
-                            text=True, timeout=900).stdout.strip()
     deb, upgrade = packages
     pkg = tmp_path_factory.mktemp("pkg")
     shutil.copy(deb, pkg)
     for shared in (pkg, upgrade.parent):  # readable by the container's postgres user too
         shared.chmod(0o755)
-    name = "kasparro-systemd-" + uuid.uuid4().hex[:8]
-    started = subprocess.run(
-        ["podman", "run", "-d", "--name", name, "--runtime", "runc", "--systemd=always", "--network=none",
-         "--cap-add=SYS_ADMIN", "--cap-add=NET_ADMIN", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
-         "-v", f"{pkg}:/mnt/pkg:ro", "-v", f"{upgrade.parent}:/mnt/upgrade:ro", "-v", f"{SAMPLES / 'csv'}:/mnt/csv:ro",
-         "--rootfs", f"{rootfs}:O", "/sbin/init"], text=True, capture_output=True)
-    assert started.returncode == 0, f"podman could not start a systemd container: {started.stderr}"
-    box = Container(name)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            state = box.sh("systemctl is-system-running --wait || true", check=False).stdout.strip()
-            if state in ("running", "degraded") or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert state in ("running", "degraded"), f"systemd did not come up: {state}"
+    with booted({"/mnt/pkg": pkg, "/mnt/upgrade": upgrade.parent, "/mnt/csv": SAMPLES / "csv"}) as box:
         yield box
-    finally:
-        if os.environ.get("KEEP_SYSTEMD_CONTAINER"):
-            print(f"container kept: {name}")
-        else:
-            subprocess.run(["podman", "rm", "-f", "-t", "2", name], capture_output=True)
 
 
 @pytest.fixture(scope="module")
