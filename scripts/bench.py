@@ -33,6 +33,14 @@ THREADS = os.environ.get("BENCH_THREADS", "2")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
+def validator(url: str, key: str, cert: str) -> str:
+    """The page's ETag (the 304 case revalidates with it; nothing commits during the benchmark)."""
+    context = ssl.create_default_context(cafile=cert)
+    request = urllib.request.Request(url, headers={"x-api-key": key})
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        return response.headers["ETag"]
+
+
 def fetch(url: str, key: str, cert: str) -> bytes:
     context = ssl.create_default_context(cafile=cert)
     request = urllib.request.Request(url, headers={"x-api-key": key})
@@ -52,10 +60,13 @@ end
 """
 
 
-def wrk(url: str, key: "str | None", duration: str = DURATION, script: "str | None" = None) -> dict:
+def wrk(url: str, key: "str | None", duration: str = DURATION, script: "str | None" = None,
+        headers: "tuple[str, ...]" = ()) -> dict:
     command = ["wrk", "-t", THREADS, "-c", str(CONNECTIONS), "-d", duration, "--latency", url]
     if script:
         command[1:1] = ["-s", script]
+    for header in headers:
+        command[1:1] = ["-H", header]
     if key:
         command[1:1] = ["-H", f"x-api-key: {key}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -126,25 +137,30 @@ def throughput(env: dict) -> int:
     assert cursor, "need at least 15,001 records for the deep cursor benchmark"
     script = str(Path(env["NGINX_DIR"]) / "uncached.lua")
     Path(script).write_text(UNCACHED_SCRIPT)
+    tag = validator(base + "/data?page_size=50", key, cert)
     with ceiling_site(env, first) as ceiling:
         cases = [
-            ("static file, same bytes", f"https://localhost:{env['BENCH_STATIC_PORT']}/page.json", None, None),
-            ("C libfcgi ceiling, same bytes and site", ceiling + "/data?page_size=50", key, None),
-            ("/data first page (50)", base + "/data?page_size=50", key, None),
-            ("/data filtered symbol=BTC", base + "/data?symbol=BTC&page_size=50", key, None),
-            ("/data offset 15000", base + "/data?limit=50&offset=15000", key, None),
-            ("/data cursor at depth 15000", base + f"/data?page_size=50&cursor={cursor}", key, None),
-            ("/data uncached (distinct query each)", base + "/data", key, script),
-            ("/health", base + "/health", None, None),
+            ("static file, same bytes", f"https://localhost:{env['BENCH_STATIC_PORT']}/page.json", None, None, ()),
+            ("C libfcgi ceiling, same bytes and site", ceiling + "/data?page_size=50", key, None, ()),
+            ("/data first page (50)", base + "/data?page_size=50", key, None, ()),
+            ("/data first page, gzip", base + "/data?page_size=50", key, None, ("Accept-Encoding: gzip",)),
+            ("/data first page, br", base + "/data?page_size=50", key, None, ("Accept-Encoding: br",)),
+            ("/data first page, 304 revalidation", base + "/data?page_size=50", key, None, (f"If-None-Match: {tag}",)),
+            ("/data first page as CSV", base + "/data?page_size=50", key, None, ("Accept: text/csv",)),
+            ("/data filtered symbol=BTC", base + "/data?symbol=BTC&page_size=50", key, None, ()),
+            ("/data offset 15000", base + "/data?limit=50&offset=15000", key, None, ()),
+            ("/data cursor at depth 15000", base + f"/data?page_size=50&cursor={cursor}", key, None, ()),
+            ("/data uncached (distinct query each)", base + "/data", key, script, ()),
+            ("/health", base + "/health", None, None, ()),
         ]
         print(f"wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION} over HTTPS, {ROUNDS} rounds (median shown); "
               f"first page body {len(first)} bytes", flush=True)
         rounds = []
         for round_number in range(ROUNDS):
             results = {}
-            for name, url, case_key, case_script in cases:
-                wrk(url, case_key, duration="1s", script=case_script)  # warm-up: connections, prepared statements
-                results[name] = wrk(url, case_key, script=case_script)
+            for name, url, case_key, case_script, headers in cases:
+                wrk(url, case_key, duration="1s", script=case_script, headers=headers)  # warm-up: connections, statements
+                results[name] = wrk(url, case_key, script=case_script, headers=headers)
             rounds.append(results)
             summary = "  ".join(f"{name.split(',')[0]} {r['rps']:.0f}" for name, r in results.items())
             print(f"  round {round_number + 1}: {summary}", flush=True)

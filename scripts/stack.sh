@@ -90,7 +90,7 @@ psql_admin() {
 
 cmd_deps() {
     local want=(libfcgi-dev libfcgi-bin systemd libpq-dev libcurl4-openssl-dev nginx postgresql openssl curl python3-venv wrk
-                prometheus chromium chromium-driver podman runc debootstrap lintian chrpath)
+                prometheus chromium chromium-driver podman runc debootstrap lintian chrpath libnginx-mod-http-brotli-filter)
     local missing=()
     for pkg in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -4,7 +4,7 @@
 # debootstrap and cached outside the repository, keyed by its package list.
 # Usage: systemd-rootfs.sh   (prints the directory)
 set -euo pipefail
-PACKAGES=systemd,systemd-sysv,dbus,nginx,postgresql,libfcgi0ldbl,libpq5,libcurl4,openssl,curl,ca-certificates,procps,python3,jq
+PACKAGES=systemd,systemd-sysv,dbus,nginx,libnginx-mod-http-brotli-filter,postgresql,libfcgi0ldbl,libpq5,libcurl4,openssl,curl,ca-certificates,procps,python3,jq
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${KASPARRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kasparro}
 key=$(printf '%s %s bookworm minbase' "$PACKAGES" "$MIRROR" | sha256sum | cut -c1-16)

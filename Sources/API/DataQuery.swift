@@ -246,6 +246,36 @@ public struct DataQuery: Sendable, Equatable {
         return (sql, params, prepared: self.offset == 0)
     }
 
+    /// The path and query of the page after this one, for a `Link: <…>; rel="next"` header: the
+    /// same filters and page size, paged by the cursor after this page's last row (whatever paging
+    /// this page used; a cursor page costs the same at any depth).
+    func nextLink(_ cursor: Cursor) -> String {
+        var pairs: [(String, String)] = []
+        if let source { pairs.append(("source", source.rawValue)) }
+        if let symbol { pairs.append(("symbol", symbol)) }
+        if let assetID { pairs.append(("asset_id", String(assetID))) }
+        if let since { pairs.append(("since", since.description)) }
+        if let until { pairs.append(("until", until.description)) }
+        pairs.append(("page_size", String(pageSize)))
+        pairs.append(("cursor", cursor.encoded))
+        return "/data?" + pairs.map { "\($0.0)=\(DataQuery.percentEncoded($0.1))" }.joined(separator: "&")
+    }
+
+    /// `value` with everything but RFC 3986's unreserved characters percent-encoded.
+    static func percentEncoded(_ value: String) -> String {
+        var out = ""
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(Character(Unicode.Scalar(byte)))
+            default:
+                out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+
     /// Filters and paging: the key of a rendered page in the cache.
     var cacheKey: String {
         switch paging {

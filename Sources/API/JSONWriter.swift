@@ -123,18 +123,34 @@ struct JSONWriter {
 
     /// Appends PostgreSQL's UTC `timestamptz` text (`2024-07-06 23:59:00+00`, fraction optional)
     /// as an RFC 3339 JSON string (`"2024-07-06T23:59:00Z"`) by swapping bytes.
-    mutating func timestamp(_ value: UnsafeBufferPointer<UInt8>) {
+    mutating func timestamp(_ value: UnsafeBufferPointer<UInt8>, quoted: Bool = true) {
         guard value.count >= 22, value[10] == 0x20, value[value.count - 3] == UInt8(ascii: "+"),
               value[value.count - 2] == 0x30, value[value.count - 1] == 0x30 else {
-            string(value)
+            if quoted { string(value) } else { csvField(value) }
             return
         }
-        bytes.append(0x22)
+        if quoted { bytes.append(0x22) }
         bytes.append(contentsOf: value[0..<10])
         bytes.append(UInt8(ascii: "T"))
         bytes.append(contentsOf: value[11..<(value.count - 3)])
         bytes.append(UInt8(ascii: "Z"))
-        bytes.append(0x22)
+        if quoted { bytes.append(0x22) }
+    }
+
+    /// A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote or a line
+    /// break. Text that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a
+    /// tab or a carriage return: a source's coin name is not ours to trust) gets a leading `'`.
+    mutating func csvField(_ value: UnsafeBufferPointer<UInt8>) {
+        let formula: Set<UInt8> = [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D]
+        let guarded = value.first.map { formula.contains($0) } ?? false
+        let quote = value.contains { $0 == UInt8(ascii: ",") || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }
+        if quote { bytes.append(0x22) }
+        if guarded { bytes.append(UInt8(ascii: "'")) }
+        for byte in value {
+            if byte == 0x22 { bytes.append(0x22) }
+            bytes.append(byte)
+        }
+        if quote { bytes.append(0x22) }
     }
 
     /// A comma unless the member is the first inside its object or array.

@@ -14,8 +14,12 @@ import Synchronization
 public final class PageCache: Sendable {
     struct Entry: Sendable {
         let version: Int64
-        /// Everything after the envelope: `,"data":[…],"total":…,…}`.
+        /// JSON: everything after the envelope, `,"data":[…],"total":…,…}`; CSV: the whole body.
         let tail: [UInt8]
+        /// The exact total of the page's filter.
+        var total: Int64 = 0
+        /// The next page's path and query (`/data?…&cursor=…`), when there is one.
+        var next: String? = nil
     }
 
     /// One page being computed: the waiting threads sleep on its condition.
@@ -118,12 +122,14 @@ public final class PageCache: Sendable {
         }
     }
 
-    /// The cached page of a query string parsed before, when it is at least at `version`: the whole
-    /// cached path under one lock acquisition.
-    func hit(query: String, version: Int64) -> Entry? {
+    /// The cached page of a query string parsed before, in `representation`, when it is at least at
+    /// `version`: the whole cached path under one lock acquisition.
+    func hit(query: String, representation: Representation, version: Int64) -> (key: String, entry: Entry)? {
         state.withLock { state in
-            guard let key = state.parsed[query], let entry = state.entries[key], entry.version >= version else { return nil }
-            return entry
+            guard let parsed = state.parsed[query] else { return nil }
+            let key = representation.key(parsed)
+            guard let entry = state.entries[key], entry.version >= version else { return nil }
+            return (key, entry)
         }
     }
 

@@ -83,8 +83,9 @@ public struct Router: Sendable {
                 response = Response(status: result.httpStatus, bytes: result.body(requestID: request.requestID, latencyMS: elapsed()))
                 return finish(response, request)
             case .data:
-                body = try DataPage.render(rawQuery: request.query, session: session, cache: cache, watcher: watcher, metrics: metrics,
-                                           requestID: request.requestID, elapsed: elapsed)
+                response = try DataPage.render(request, session: session, cache: cache, watcher: watcher, metrics: metrics,
+                                               elapsed: elapsed)
+                return finish(response, request)
             case .stats:
                 _ = try QueryParameters(request.query, allowed: [])
                 body = try Stats.render(session: session, requestID: request.requestID, elapsed: elapsed)
@@ -112,7 +113,7 @@ public struct Router: Sendable {
 
     private func finish(_ response: Response, _ request: Request) -> Response {
         var response = response
-        response.headers.append(("Cache-Control", "no-store"))
+        if !response.headers.contains(where: { $0.0 == "Cache-Control" }) { response.headers.append(("Cache-Control", "no-store")) }
         response.headers.append(("X-Request-ID", request.requestID))
         if request.method == "HEAD" { response.body = [] }
         return response

@@ -41,6 +41,7 @@ public final class VersionWatcher: Sendable {
     private let prefersStandby: Bool
     private let standbyProbeNanos: UInt64
     private let epoch = Atomic<Int>(0)
+    private let timelineID = Atomic<Int64>(0)
 
     /// Creates a watcher (nothing runs until `start`). `onRegression` is called when the version
     /// goes backwards (the database was restored from a backup): cached pages must be dropped.
@@ -64,6 +65,10 @@ public final class VersionWatcher: Sendable {
         guard DispatchTime.now().uptimeNanoseconds < trustedUntil.load(ordering: .acquiring) else { return nil }
         return known.load(ordering: .acquiring)
     }
+
+    /// The database's timeline (`pg_control_checkpoint()`), read at each connection; 0 before the
+    /// first. A failover that lost commits repeats versions on a new timeline, so validators carry it.
+    public var timeline: Int64 { timelineID.load(ordering: .acquiring) }
 
     /// Counts the watcher's moves onto a standby. A thread whose session is on the primary although
     /// standbys are preferred reconnects when this changes (a standby came back).
@@ -130,7 +135,16 @@ public final class VersionWatcher: Sendable {
         let connection = try handedOver
             ?? Connection(conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 2000)
         let first = DispatchTime.now().uptimeNanoseconds
-        let standby: Bool = try connection.query("SELECT pg_is_in_recovery() AS standby").single().get("standby")
+        let described = try connection.query(
+            "SELECT pg_is_in_recovery() AS standby, (SELECT timeline_id FROM pg_control_checkpoint())::bigint AS timeline").single()
+        let standby: Bool = try described.get("standby")
+        let timeline: Int64 = try described.get("timeline")
+        let previous = timelineID.exchange(timeline, ordering: .acquiringAndReleasing)
+        if previous != 0 && previous != timeline {
+            logger.warning("the database is on another timeline (a failover): dropping cached pages",
+                           metadata: ["was": "\(previous)", "now": "\(timeline)"])
+            onRegression()
+        }
         // LISTEN before the first read: a commit between the two is then either read or announced.
         if !standby { try connection.execute("LISTEN \(VersionWatcher.channel)") }
         let interval = standby ? standbyPollNanos : heartbeatNanos

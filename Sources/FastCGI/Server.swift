@@ -168,13 +168,15 @@ public final class Server: Sendable {
         let requestID = param("REQUEST_ID").flatMap { $0.isEmpty ? nil : $0 } ?? Server.makeRequestID()
         return Request(method: param("REQUEST_METHOD") ?? "GET", path: uri, query: param("QUERY_STRING") ?? "",
                        requestID: requestID, client: param("KASPARRO_CLIENT").flatMap { $0.isEmpty ? nil : $0 },
-                       accept: param("HTTP_ACCEPT"))
+                       accept: param("HTTP_ACCEPT"), ifNoneMatch: param("HTTP_IF_NONE_MATCH"))
     }
 
     private func write(_ response: Response, to request: UnsafeMutablePointer<FCGX_Request>) {
         var head = "Status: \(response.status) \(Server.reason(response.status))\r\n"
-        head += "Content-Type: \(response.contentType)\r\n"
-        head += "Content-Length: \(response.body.count)\r\n"
+        if response.status != 304 {  // a 304 has no body, so neither type nor length of one
+            head += "Content-Type: \(response.contentType)\r\n"
+            head += "Content-Length: \(response.body.count)\r\n"
+        }
         for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         let written = head.withUTF8 { put(UnsafeRawBufferPointer($0), request) }
@@ -195,6 +197,7 @@ public final class Server: Sendable {
     static func reason(_ status: Int) -> String {
         switch status {
         case 200: return "OK"
+        case 304: return "Not Modified"
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
         case 404: return "Not Found"

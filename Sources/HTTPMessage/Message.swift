@@ -12,28 +12,31 @@ public struct Request: Sendable {
     public var requestID: String
     /// The client name nginx mapped the API key to, if any.
     public var client: String?
-    /// The `Accept` header, if any (only `/` offers another type than JSON).
+    /// The `Accept` header, if any (`/` offers HTML, `/data` CSV, besides JSON).
     public var accept: String?
+    /// The `If-None-Match` header, if any (`/data` answers 304 when it names the current page).
+    public var ifNoneMatch: String?
 
     /// Creates a request.
     public init(method: String, path: String, query: String = "", requestID: String, client: String? = nil,
-                accept: String? = nil) {
+                accept: String? = nil, ifNoneMatch: String? = nil) {
         self.method = method
         self.path = path
         self.query = query
         self.requestID = requestID
         self.client = client
         self.accept = accept
+        self.ifNoneMatch = ifNoneMatch
     }
 }
 
-/// An HTTP response: status, extra headers and a JSON body.
+/// An HTTP response: status, extra headers and a body (JSON, unless `contentType` says otherwise).
 public struct Response: Sendable {
     /// HTTP status code.
     public var status: Int
     /// Header fields besides Content-Type, Content-Length and X-Request-ID.
     public var headers: [(String, String)]
-    /// The body bytes (UTF-8 JSON).
+    /// The body bytes (UTF-8).
     public var body: [UInt8]
     /// Content type of the body.
     public var contentType: String

@@ -134,14 +134,14 @@ final class PageCacheTests: XCTestCase {
 
     func testARememberedQueryStringHitsWithoutParsingOnlyWhileItsPageIsCurrent() {
         let cache = PageCache()
-        XCTAssertNil(cache.hit(query: "page_size=5", version: 1), "never parsed: no shortcut")
+        XCTAssertNil(cache.hit(query: "page_size=5", representation: .json, version: 1), "never parsed: no shortcut")
         _ = fetch(cache, "p1,5|||||", 3)
         cache.remember(query: "page_size=5", key: "p1,5|||||")
         XCTAssertEqual(cache.key(forQuery: "page_size=5"), "p1,5|||||")
-        XCTAssertNotNil(cache.hit(query: "page_size=5", version: 3))
-        XCTAssertNotNil(cache.hit(query: "page_size=5", version: 2), "a newer page serves an older version")
-        XCTAssertNil(cache.hit(query: "page_size=5", version: 4), "a newer data version must miss")
-        XCTAssertNil(cache.hit(query: "page_size=05", version: 3), "another spelling is parsed on its own")
+        XCTAssertNotNil(cache.hit(query: "page_size=5", representation: .json, version: 3))
+        XCTAssertNotNil(cache.hit(query: "page_size=5", representation: .json, version: 2), "a newer page serves an older version")
+        XCTAssertNil(cache.hit(query: "page_size=5", representation: .json, version: 4), "a newer data version must miss")
+        XCTAssertNil(cache.hit(query: "page_size=05", representation: .json, version: 3), "another spelling is parsed on its own")
     }
 
     func testRemoveAllForgetsPagesTotalsAndQueryStrings() {
@@ -150,7 +150,7 @@ final class PageCacheTests: XCTestCase {
         cache.remember(query: "q", key: "k")
         cache.storeTotal("f", version: 9, total: 1)
         cache.removeAll()
-        XCTAssertNil(cache.hit(query: "q", version: 1))
+        XCTAssertNil(cache.hit(query: "q", representation: .json, version: 1))
         XCTAssertNil(cache.key(forQuery: "q"))
         XCTAssertNil(cache.total("f"))
         XCTAssertTrue(fetch(cache, "k", 1).missed, "after a version regression even an old version misses")
