@@ -36,7 +36,7 @@ deps:
 
 venv: deps
 	@[ -x $(PYTHON) ] || python3 -m venv $(VENV)
-	@$(PYTHON) -c 'import pytest, requests, jsonschema, schemathesis, prometheus_client, selenium, yaml, brotli' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema schemathesis prometheus-client selenium pyyaml brotli
+	@$(PYTHON) -c 'import pytest, requests, jsonschema, schemathesis, prometheus_client, selenium, yaml, brotli' 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check pytest requests jsonschema schemathesis==4.32.5 prometheus-client selenium pyyaml brotli
 
 build: deps
 	swift build -c release --static-swift-stdlib

@@ -107,9 +107,6 @@ public struct DataQuery: Sendable, Equatable {
         }
         since = try DataQuery.timestamp(params, "since")
         until = try DataQuery.timestamp(params, "until")
-        if let since, let until, since > until {
-            throw APIError.badParameter("since", "must not be after until (\(since) > \(until))")
-        }
     }
 
     private static func timestamp(_ params: QueryParameters, _ name: String) throws(APIError) -> Timestamp? {
@@ -329,6 +326,12 @@ struct TotalPlan: Equatable {
         }
         func next(_ start: Timestamp) -> Timestamp {
             fine ? start.months(from: 1) : Timestamp(microseconds: start.microseconds + TotalPlan.hour)
+        }
+        if let since, let until, since >= until {
+            // An empty range (since at or after until): nothing to count.
+            buckets = nil
+            edges = []
+            return
         }
         if let since, let until, floor(since) == floor(until) {
             // Both ends in one bucket: count the range directly.

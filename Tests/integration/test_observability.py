@@ -5,7 +5,7 @@ import subprocess
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import fixture_script
+from conftest import fixture_script, wait_for
 
 
 def scrape(stack):
@@ -49,12 +49,10 @@ def test_request_counters_are_exact_for_the_whole_pool(stack):
         value(before, "kasparro_api_request_duration_seconds_count", endpoint="/data")
     assert histogram == 12
     # Those requests were answered by more than one responder process.
-    upstreams = set()
-    for line in (stack.run_dir / "log" / "nginx-access.log").read_text().splitlines():
-        entry = json.loads(line)
-        if entry["request_id"] in ids:
-            upstreams.add(entry["upstream"])
-    assert len(upstreams) >= 2, upstreams
+    def upstreams() -> set:
+        lines = (stack.run_dir / "log" / "nginx-access.log").read_text().splitlines()
+        return {entry["upstream"] for entry in map(json.loads, lines) if entry["request_id"] in ids}
+    assert wait_for(lambda: len(upstreams()) >= 2, timeout=3), upstreams()  # the log is buffered: within a second
 
 
 def test_etl_run_moves_the_etl_counters(stack):

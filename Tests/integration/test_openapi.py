@@ -63,7 +63,7 @@ def test_failed_run_is_an_anomaly(stack, spec, tmp_path):
         assert wait_for(lambda: stack.get("/health", key=None).json()["status"] == "degraded", timeout=2)
     finally:
         stack.etl("run", "--source", "csv")
-    assert wait_for(lambda: stack.get("/health", key=None).json()["status"] == "healthy", timeout=2)
+    assert wait_for(lambda: stack.get("/health", key=None).json()["status"] == "healthy", timeout=2), stack.get("/health", key=None).text
 
 
 @pytest.mark.parametrize("request_kwargs,status", [
