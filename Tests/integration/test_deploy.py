@@ -79,7 +79,9 @@ def test_nginx_accepts_the_production_site(installed):
     # Rooted paths of the site (log, errors, OpenAPI) point into the temporary prefix.
     text = site.read_text().replace("/var/log/nginx/", f"{prefix}/logs/").replace("/usr/local/share/", f"{installed}/usr/local/share/")
     (prefix / "site.conf").write_text(text)
-    (prefix / "nginx.conf").write_text(f"pid {prefix}/nginx.pid;\nerror_log {prefix}/logs/error.log;\n"
+    # Debian's nginx.conf loads the packaged modules (brotli, a dependency of the package); so does this one.
+    (prefix / "nginx.conf").write_text("load_module /usr/lib/nginx/modules/ngx_http_brotli_filter_module.so;\n"
+                                       f"pid {prefix}/nginx.pid;\nerror_log {prefix}/logs/error.log;\n"
                                        f"events {{}}\nhttp {{\n include {prefix}/site.conf;\n}}\n")
     result = subprocess.run(["nginx", "-t", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "logs/error.log")],
                             capture_output=True, text=True)
