@@ -16,7 +16,7 @@ enum DataPage {
 
     static let versionSQL = "SELECT version FROM data_version"
 
-    /// The page for the query string `rawQuery`, as JSON or (`Accept: text/csv`) CSV, with a weak
+    /// The page `request` asks for, as JSON or (`Accept: text/csv`) CSV, with a weak
     /// `ETag` naming the data version, the timeline, the query and the representation; a request
     /// whose `If-None-Match` names the current page is a 304, with no database round trip while the
     /// version listener is trusted. A query string seen before is not parsed again: its page key is
@@ -53,9 +53,12 @@ enum DataPage {
             }
         }
         // The client holds the page at the current version: nothing to send, nothing to compute.
-        if let tags = request.ifNoneMatch, ETag.matches(tags, ETag.make(timeline: timeline, version: current, key: key)) {
-            if query != nil { cache.remember(query: rawQuery, key: representation.unkeyed(key)) }
-            return notModified(ETag.make(timeline: timeline, version: current, key: key))
+        if let tags = request.ifNoneMatch {
+            let tag = ETag.make(timeline: timeline, version: current, key: key)
+            if ETag.matches(tags, tag) {
+                if query != nil { cache.remember(query: rawQuery, key: representation.unkeyed(key)) }
+                return notModified(tag)
+            }
         }
         let entry: PageCache.Entry
         do {
