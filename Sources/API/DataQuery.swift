@@ -225,8 +225,12 @@ public struct DataQuery: Sendable, Equatable {
             // visits (the lookup's LIMIT 1 keeps it a lookup: as a plain join the planner merged it
             // with a scan of every skipped row). LIMIT and OFFSET are written in (validated integers;
             // the statement is not prepared): a generic plan, not knowing them, sorted the whole table.
+            // A page past the end is decided from the exact total before any key is read (the
+            // condition on `v.total` is a one-time filter): walking the index to skip `offset` keys
+            // that are not there would reach the statement timeout on a year of rows.
             page = """
-                SELECT r.* FROM (SELECT m.observed_at, m.source, m.source_id FROM market_records m \(whereClause(filters))
+                SELECT r.* FROM (SELECT m.observed_at, m.source, m.source_id FROM market_records m
+                                 \(whereClause(filters + ["\(self.offset) < v.total"]))
                                  ORDER BY \(order) LIMIT \(pageSize + 1) OFFSET \(self.offset)) k
                 CROSS JOIN LATERAL (SELECT * FROM market_records r WHERE r.observed_at = k.observed_at
                                     AND r.source = k.source AND r.source_id = k.source_id LIMIT 1) r

@@ -78,6 +78,7 @@ final class DataQueryTests: XCTestCase {
         let deep = try DataQuery(query: "page=901&page_size=50").statement(knownVersion: 1, knownTotal: 2)
         XCTAssertFalse(deep.prepared)
         XCTAssertTrue(deep.sql.contains("LIMIT 51 OFFSET 45000") && deep.sql.contains("CROSS JOIN LATERAL"), deep.sql)
+        XCTAssertTrue(deep.sql.contains("45000 < v.total"), "a page past the end reads no key: \(deep.sql)")
         XCTAssertTrue(try DataQuery(query: "limit=10&offset=7").statement(knownVersion: 1, knownTotal: 2).sql.contains("LIMIT 11 OFFSET 7"))
         // Cursors: the rest of the cursor's instant, then what is before it, both prepared.
         let cursor = DataQuery.Cursor(observedAt: Timestamp(microseconds: 1_720_223_940_000_000), source: "csv", sourceID: "x")

@@ -51,6 +51,39 @@ def test_a_source_without_rows_is_read_through_the_source_index(stack, responder
     assert scans("_observed_at_source_source_id_idx") == before_key, "the key index was walked for a source with no rows"
 
 
+def test_a_page_past_the_end_reads_no_key(stack, responder):
+    """A deep page beyond the total is empty at once: the exact total decides before the key index
+    is walked (a walk of `offset` keys that are not there reaches the statement timeout at scale)."""
+    name = stack.fresh_database()
+    stack.etl("run", "--source", "csv", database=name)
+    url = stack.db_url(name)
+    # Every scan of a partition, sequential or by any index (a small table may be sorted, not walked).
+    key_scans = lambda: int(stack.psql(
+        "SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) FROM pg_stat_user_tables "
+        "WHERE relname LIKE 'market\\_records\\_%'", url)[0][0])
+    api = responder(database=name, threads=1)  # one backend: its statistics are flushed in order
+    total = json.loads(api.get("/data", "page_size=1")[2])["total"]
+    assert wait_for(lambda: key_scans() > 0, timeout=20, interval=0.5)
+
+    def control(offset: int) -> int:
+        """The scans of one deep page that does read the partitions (5 rows before the end)."""
+        before = key_scans()
+        status, _, body = api.get("/data", f"limit=5&offset={offset}")
+        assert status == 200 and len(json.loads(body)["data"]) == 5
+        assert wait_for(lambda: key_scans() > before, timeout=20, interval=0.5)
+        return key_scans() - before
+
+    alone = control(total - 5)
+    before = key_scans()
+    for query in (f"limit=5&offset={total}", "limit=5&offset=100000000", "page=1000000&page_size=500"):
+        status, _, body = api.get("/data", query)
+        assert status == 200 and json.loads(body)["data"] == [] and json.loads(body)["total"] == total, (query, body)
+    status, _, body = api.get("/data", f"limit=5&offset={total - 6}")
+    assert status == 200 and len(json.loads(body)["data"]) == 5
+    assert wait_for(lambda: key_scans() > before, timeout=20, interval=0.5)
+    assert key_scans() - before == alone, "the pages past the end read partitions (only the control's scans may count)"
+
+
 def test_a_symbol_edge_is_counted_from_the_index_alone(stack):
     """Migration 16: symbols are indexed as stored, so the partial month at a since/until edge of a
     symbol filter is an index-only scan (no heap fetch once the visibility map is set), with the
