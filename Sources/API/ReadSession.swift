@@ -82,6 +82,9 @@ public final class ReadSession {
         }
     }
 
+    /// The database's schema version: the newest migration applied.
+    private static let schemaVersionSQL = "(SELECT coalesce(max(version), 0) FROM schema_migrations)"
+
     /// How long one statement may run; also how long a request waits for another thread's page.
     public static let statementTimeoutSeconds = 5.0
 
@@ -101,21 +104,24 @@ public final class ReadSession {
         let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api",
                                    statementTimeoutMS: Int(ReadSession.statementTimeoutSeconds * 1000),
                                    genericPlans: true, onNotice: logger.databaseNotices)
-        let standby: Bool = try fresh.query("SELECT pg_is_in_recovery() AS standby").single().get("standby")
+        // One round trip: the server's role and its schema version.
+        let described = try fresh.query("SELECT pg_is_in_recovery() AS standby, \(ReadSession.schemaVersionSQL) AS version").single()
+        let standby: Bool = try described.get("standby")
         onPrimarySince = prefersStandby && !standby ? epoch : nil
         connection = fresh
-        try awaitSchema(fresh)
+        try awaitSchema(fresh, found: try described.get("version"))
         return fresh
     }
 
     /// Waits, up to `schemaWaitSeconds`, for the database to have every migration this binary
     /// knows (a standby may replay the migration a moment later); then answers `schemaOutdated`.
     /// Responders carry no code for older schemas: an upgrade migrates before it restarts them.
-    private func awaitSchema(_ connection: Connection) throws {
+    private func awaitSchema(_ connection: Connection, found known: Int? = nil) throws {
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(schemaWaitSeconds * 1_000_000_000)
+        var known = known
         while true {
-            let found: Int = try connection.query(
-                "SELECT coalesce(max(version), 0) AS version FROM schema_migrations").single().get("version")
+            let found: Int = try known ?? connection.query("SELECT \(ReadSession.schemaVersionSQL) AS version").single().get("version")
+            known = nil
             if found >= Migrations.latest {
                 schemaReady = true
                 return

@@ -125,7 +125,7 @@ public struct Router: Sendable {
 
 /// The paths this responder serves, the one table of them: any other path is a 404, another
 /// method on one of these a 405.
-enum Route: String, CaseIterable {
+enum Route: String {
     case root = "/"
     case health = "/health"
     case data = "/data"
