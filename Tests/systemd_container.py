@@ -31,15 +31,20 @@ class Container:
         return int(status), body
 
 
-@contextlib.contextmanager
-def booted(mounts: "dict[str, Path]"):
-    """A container of the cached root filesystem (scripts/systemd-rootfs.sh) with each host
-    directory of `mounts` read-only at its path, once systemd says it is up; removed at the end
-    (unless KEEP_SYSTEMD_CONTAINER is set)."""
+def cached_rootfs() -> Path:
+    """The cached Debian 12 root filesystem (scripts/systemd-rootfs.sh builds it once)."""
     for tool in ("podman", "runc", "debootstrap"):
         assert shutil.which(tool), f"{tool} is installed by make deps"
-    rootfs = subprocess.run([str(ROOT / "scripts" / "systemd-rootfs.sh")], check=True, capture_output=True,
-                            text=True, timeout=900).stdout.strip()
+    return Path(subprocess.run([str(ROOT / "scripts" / "systemd-rootfs.sh")], check=True, capture_output=True,
+                               text=True, timeout=900).stdout.strip())
+
+
+@contextlib.contextmanager
+def booted(mounts: "dict[str, Path]", rootfs: "Path | None" = None, boot_timeout: float = 60):
+    """A container of the cached root filesystem (under a throwaway overlay), or of `rootfs` as it
+    is, with each host directory of `mounts` read-only at its path, once systemd says it is up;
+    removed at the end (unless KEEP_SYSTEMD_CONTAINER is set)."""
+    root = f"{cached_rootfs()}:O" if rootfs is None else str(rootfs)
     volumes = []
     for inside, host in mounts.items():
         volumes += ["-v", f"{host}:{inside}:ro"]
@@ -47,11 +52,11 @@ def booted(mounts: "dict[str, Path]"):
     started = subprocess.run(
         ["podman", "run", "-d", "--name", name, "--runtime", "runc", "--systemd=always", "--network=none",
          "--cap-add=SYS_ADMIN", "--cap-add=NET_ADMIN", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
-         *volumes, "--rootfs", f"{rootfs}:O", "/sbin/init"], text=True, capture_output=True)
+         *volumes, "--rootfs", root, "/sbin/init"], text=True, capture_output=True)
     assert started.returncode == 0, f"podman could not start a systemd container: {started.stderr}"
     box = Container(name)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + boot_timeout
         while True:
             state = box.sh("systemctl is-system-running --wait || true", check=False).stdout.strip()
             if state in ("running", "degraded") or time.monotonic() > deadline:

@@ -16,7 +16,7 @@ install -d "$DESTDIR$PREFIX/bin" "$share/errors" "$DESTDIR$SYSTEMD_DIR" "$DESTDI
     "$DESTDIR/etc/kasparro"
 install -m 0755 "$BIN_DIR/kasparro-api" "$BIN_DIR/kasparro-etl" "$DESTDIR$PREFIX/bin/"
 install -d "$DESTDIR$PREFIX/sbin"
-install -m 0755 "$ROOT/scripts/kasparro-keys" "$DESTDIR$PREFIX/sbin/"
+install -m 0755 "$ROOT/scripts/kasparro-keys" "$ROOT/scripts/kasparro-setup" "$DESTDIR$PREFIX/sbin/"
 install -m 0644 "$ROOT/docs/openapi.json" "$ROOT/README.md" "$ROOT/docs/operations.md" "$ROOT/docs/configuration.md" \
     "$ROOT/docs/schema.sql" "$share/"
 install -m 0644 "$ROOT/nginx/errors/error.json" "$share/errors/"
@@ -40,6 +40,8 @@ for settings in etl.env api.env; do
     [ -e "$target" ] && target=$target.dist
     install -m 0644 "$ROOT/systemd/$settings" "$target"
 done
-# Where the CSV source reads by default (etl.env): the operator puts price histories here.
-install -d "$DESTDIR/var/lib/kasparro/csv"
+# Where the CSV source reads by default (etl.env): the operator puts price histories here. The
+# ACME client's webroot (HTTP-01 challenges served on port 80) and the site's generated includes
+# are kasparro-setup's.
+install -d "$DESTDIR/var/lib/kasparro/csv" "$DESTDIR/var/lib/kasparro/acme" "$DESTDIR/etc/kasparro/nginx"
 echo "installed under ${DESTDIR:-/} (prefix $PREFIX)"

@@ -8,6 +8,13 @@ RESPONDERS=${RESPONDERS:-2}
 SOCK_DIR=${SOCK_DIR:-/run/kasparro}
 HTTP_LISTEN=${HTTP_LISTEN:-80}
 HTTPS_LISTEN=${HTTPS_LISTEN:-443}
+# Production (the default ports) also listens on IPv6, for a cloud VM's AAAA record; the local
+# stacks listen on one loopback address.
+v6_http="" v6_https=""
+if [ "$HTTP_LISTEN" = 80 ] && [ "$HTTPS_LISTEN" = 443 ]; then
+    v6_http="    listen [::]:80;"
+    v6_https="    listen [::]:443 ssl http2;"
+fi
 
 servers=""
 for i in $(seq 1 "$RESPONDERS"); do
@@ -24,7 +31,9 @@ python3 "$ROOT/scripts/render.py" "$ROOT/nginx/kasparro.conf.template" "$1" \
     RATE_UNAUTHENTICATED="${RATE_UNAUTHENTICATED:-5r/s}" BURST_UNAUTHENTICATED="${BURST_UNAUTHENTICATED:-10}" \
     UPSTREAM_SERVERS="$servers" UPSTREAM_KEEPALIVE="${UPSTREAM_KEEPALIVE:-16}" \
     HTTP_LISTEN="$HTTP_LISTEN" HTTPS_LISTEN="$HTTPS_LISTEN" HTTPS_REDIRECT_PORT="$redirect" \
-    SERVER_NAME="${SERVER_NAME:-_}" \
+    HTTP_LISTEN_V6="$v6_http" HTTPS_LISTEN_V6="$v6_https" \
+    SERVER_NAME="${SERVER_NAME:-_}" SERVER_NAME_INCLUDE="${SERVER_NAME_INCLUDE:-/etc/kasparro/nginx/server-name*.conf}" \
+    ACME_ROOT="${ACME_ROOT:-/var/lib/kasparro/acme}" \
     TLS_CERT="${TLS_CERT:-/etc/kasparro/tls/fullchain.pem}" TLS_KEY="${TLS_KEY:-/etc/kasparro/tls/privkey.pem}" \
     ACCESS_LOG="${ACCESS_LOG:-/var/log/nginx/kasparro-access.log}" FASTCGI_PARAMS=/etc/nginx/fastcgi_params \
     ERRORS_DIR="${ERRORS_DIR:-$PREFIX/share/kasparro/errors}" \

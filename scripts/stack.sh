@@ -396,6 +396,7 @@ cmd_nginx_render() {
         RATE_UNAUTHENTICATED="$RATE_UNAUTHENTICATED" BURST_UNAUTHENTICATED="$BURST_UNAUTHENTICATED" \
         UPSTREAM_KEEPALIVE="$UPSTREAM_KEEPALIVE" HTTP_LISTEN="127.0.0.1:$HTTP_PORT" HTTPS_LISTEN="127.0.0.1:$HTTPS_PORT" \
         SERVER_NAME=localhost TLS_CERT="$NGINX_DIR/tls.crt" TLS_KEY="$NGINX_DIR/tls.key" \
+        SERVER_NAME_INCLUDE="$NGINX_DIR/server-name*.conf" ACME_ROOT="$NGINX_DIR/acme" \
         ACCESS_LOG="$LOG_DIR/nginx-access.log" ERRORS_DIR="$ROOT/nginx/errors" OPENAPI_FILE="$ROOT/docs/openapi.json" \
         DOCS_DIR="$DOCS_DIR" \
         "$ROOT/scripts/render-site.sh" "$NGINX_DIR/kasparro.conf"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# A Debian 12 root filesystem for the real-systemd test: systemd as init, nginx, PostgreSQL and the
-# package's shared libraries already in it (the container has no network). Built once with
+# A Debian 12 root filesystem for the real-systemd test: systemd as init, nginx, PostgreSQL, the
+# package's shared libraries, certbot with Debian's pebble (a test ACME CA), cloud-init and nftables
+# already in it (the container has no network). Built once with
 # debootstrap and cached outside the repository, keyed by its package list.
 # Usage: systemd-rootfs.sh   (prints the directory)
 set -euo pipefail
-PACKAGES=systemd,systemd-sysv,dbus,nginx,libnginx-mod-http-brotli-filter,postgresql,libfcgi0ldbl,libpq5,libcurl4,openssl,curl,ca-certificates,procps,python3,jq
+PACKAGES=systemd,systemd-sysv,dbus,nginx,libnginx-mod-http-brotli-filter,postgresql,libfcgi0ldbl,libpq5,libcurl4,openssl,curl,ca-certificates,procps,python3,jq,python3-cffi-backend,certbot,pebble,cloud-init,nftables,iproute2
+# (python3-cffi-backend by name: debootstrap does not resolve the virtual package python3-cryptography needs)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${KASPARRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kasparro}
 key=$(printf '%s %s bookworm minbase' "$PACKAGES" "$MIRROR" | sha256sum | cut -c1-16)
@@ -34,6 +36,9 @@ ExecStart=/bin/mount --make-rshared /
 WantedBy=sysinit.target
 UNIT
 chroot "$dir" systemctl enable rshared-root.service >/dev/null 2>&1
+# cloud-init (installed for the cloud recipe's tests) stays off unless a test boots a copy with
+# user-data of its own (Tests/integration/test_cloud_init.py removes this file in that copy).
+touch "$dir/etc/cloud/cloud-init.disabled"
 # Boot quietly and quickly: no getty on a console nobody reads, no network waits.
 chroot "$dir" systemctl mask getty@tty1.service serial-getty@console.service console-getty.service \
     systemd-networkd-wait-online.service >/dev/null 2>&1 || true
