@@ -21,6 +21,11 @@ CURLcode kasparro_curl_setopt_header_function(CURL *handle, size_t (*callback)(c
     return curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, callback);
 }
 
+CURLcode kasparro_curl_setopt_xferinfo_function(CURL *handle,
+    int (*callback)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t)) {
+    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
+}
+
 CURLcode kasparro_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

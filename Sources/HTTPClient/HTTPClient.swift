@@ -14,7 +14,7 @@ public struct HTTPResponse: Sendable {
 
 /// A transfer that did not produce an HTTP response.
 public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
-    private enum Code: Sendable { case timeout, resolve, connect, transfer, setup }
+    private enum Code: Sendable { case timeout, resolve, connect, transfer, tooLarge, setup }
     private let code: Code
     /// libcurl's message for the failure.
     public let detail: String
@@ -27,12 +27,15 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
     public static func connect(_ detail: String) -> HTTPClientError { HTTPClientError(code: .connect, detail: detail) }
     /// The transfer broke off (reset, truncated, TLS failure).
     public static func transfer(_ detail: String) -> HTTPClientError { HTTPClientError(code: .transfer, detail: detail) }
+    /// The body passed the client's size limit (on the wire, or decompressed), and was dropped.
+    public static func tooLarge(_ detail: String) -> HTTPClientError { HTTPClientError(code: .tooLarge, detail: detail) }
     /// libcurl could not be set up.
     public static func setup(_ detail: String) -> HTTPClientError { HTTPClientError(code: .setup, detail: detail) }
 
     /// Whether retrying might help (timeouts, refused connections, broken transfers). A name that
-    /// does not resolve fails at once: offline machines report it without waiting through retries.
-    public var isTransient: Bool { code != .setup && code != .resolve }
+    /// does not resolve fails at once: offline machines report it without waiting through retries;
+    /// so does a body over the size limit (the next one would be as large).
+    public var isTransient: Bool { code != .setup && code != .resolve && code != .tooLarge }
 
     /// Names the kind of failure and libcurl's reason.
     public var description: String {
@@ -41,6 +44,7 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
         case .resolve: return "cannot resolve host (no network?): \(detail)"
         case .connect: return "cannot connect: \(detail)"
         case .transfer: return "transfer failed: \(detail)"
+        case .tooLarge: return "response too large: \(detail)"
         case .setup: return "HTTP client setup failed: \(detail)"
         }
     }
@@ -53,6 +57,10 @@ public final class HTTPClient {
     public var connectTimeout: Int = 5
     /// Seconds allowed for a whole transfer.
     public var totalTimeout: Int = 30
+    /// Bytes a body may have, both as received and after decompression; a larger one is cut off
+    /// (libcurl 7.88's CURLOPT_MAXFILESIZE does not stop a body of unannounced size, and never
+    /// bounds what gzip expands to).
+    public var maxBodyBytes: Int = 64 << 20
     /// Sent as User-Agent.
     public var userAgent = "kasparro-etl/1.0"
 
@@ -74,8 +82,11 @@ public final class HTTPClient {
         final class Sink {
             var body: [UInt8] = []
             var headers: [String: String] = [:]
+            let limit: Int
+            var overLimit: String?
+            init(limit: Int) { self.limit = limit }
         }
-        let sink = Sink()
+        let sink = Sink(limit: maxBodyBytes)
         curl_easy_reset(handle)
         var list: UnsafeMutablePointer<curl_slist>?
         for header in headers { list = curl_slist_append(list, header) }
@@ -96,10 +107,26 @@ public final class HTTPClient {
             _ = kasparro_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(buffer.baseAddress))
             _ = kasparro_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, opaque)
             _ = kasparro_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, opaque)
+            _ = kasparro_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, opaque)
+            _ = kasparro_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
+            // Decompressed bytes arrive here: past the limit, returning less than given stops the transfer.
             _ = kasparro_curl_setopt_write_function(handle) { data, size, count, user in
                 let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                guard sink.body.count + size * count <= sink.limit else {
+                    sink.overLimit = "body over \(sink.limit) bytes decompressed; stopped"
+                    return 0
+                }
                 sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
                 return size * count
+            }
+            // Bytes on the wire: a compressed body that never ends (or expands to nothing) stops here.
+            _ = kasparro_curl_setopt_xferinfo_function(handle) { user, _, received, _, _ in
+                let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                guard received <= sink.limit else {
+                    sink.overLimit = "body over \(sink.limit) bytes received; stopped"
+                    return 1
+                }
+                return 0
             }
             _ = kasparro_curl_setopt_header_function(handle) { data, size, count, user in
                 let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
@@ -114,6 +141,7 @@ public final class HTTPClient {
             }
             return curl_easy_perform(handle)
         }
+        if let overLimit = sink.overLimit { throw .tooLarge(overLimit) }
         guard code == CURLE_OK else {
             let written = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let message = written.isEmpty ? String(cString: curl_easy_strerror(code)) : written

@@ -54,6 +54,7 @@ public struct ETLConfig: Sendable {
             maxTotalSeconds: Double(try settings.integer("ETL_HTTP_MAX_SECONDS", default: 120, in: 1...3600)))
         let connectTimeout = try settings.integer("ETL_HTTP_CONNECT_TIMEOUT", default: 5, in: 1...120)
         let timeout = try settings.integer("ETL_HTTP_TIMEOUT", default: 30, in: 1...600)
+        let maxBodyBytes = try settings.integer("ETL_HTTP_MAX_BYTES", default: 64 << 20, in: 1024...(1 << 32))
 
         let paprikaKey = try ETLConfig.secret(environment, "COINPAPRIKA_API_KEY")
         coinpaprika = APISourceConfig(
@@ -61,7 +62,7 @@ public struct ETLConfig: Sendable {
                 ?? (paprikaKey == nil ? "https://api.coinpaprika.com/v1" : "https://api-pro.coinpaprika.com/v1")),
             headers: paprikaKey.map { ["Authorization: \($0)"] } ?? [],
             requestsPerMinute: try settings.integer("COINPAPRIKA_REQUESTS_PER_MINUTE", default: 600, in: 1...100_000),
-            retry: retry, connectTimeout: connectTimeout, timeout: timeout)
+            retry: retry, connectTimeout: connectTimeout, timeout: timeout, maxBodyBytes: maxBodyBytes)
 
         let plan = try settings.choice("COINGECKO_API_PLAN", default: CoinGeckoPlan.demo)
         let geckoKey = try ETLConfig.secret(environment, "COINGECKO_API_KEY")
@@ -69,7 +70,7 @@ public struct ETLConfig: Sendable {
             baseURL: ETLConfig.trimSlash(settings["COINGECKO_BASE_URL"] ?? plan.baseURL),
             headers: geckoKey.map { [plan.keyHeader + ": " + $0] } ?? [],
             requestsPerMinute: try settings.integer("COINGECKO_REQUESTS_PER_MINUTE", default: 30, in: 1...100_000),
-            retry: retry, connectTimeout: connectTimeout, timeout: timeout)
+            retry: retry, connectTimeout: connectTimeout, timeout: timeout, maxBodyBytes: maxBodyBytes)
         coingeckoMaxPages = try settings.integer("COINGECKO_MAX_PAGES", default: 2, in: 1...100)
         coinLists = try settings.choice("COIN_LISTS", default: Toggle.on) == .on
         driftRenameThreshold = try settings.number("SCHEMA_DRIFT_RENAME_THRESHOLD", default: SchemaDrift.defaultThreshold, in: 0...1)
@@ -119,6 +120,8 @@ public struct APISourceConfig: Sendable {
     public var connectTimeout: Int
     /// Seconds for a whole request.
     public var timeout: Int
+    /// Bytes a response body may have, received and decompressed.
+    public var maxBodyBytes: Int
 }
 
 /// What started an ETL invocation (`ETL_TRIGGER`; under systemd `timer` by default).

@@ -56,6 +56,7 @@ final class Fetcher {
         self.client = try HTTPClient()
         client.connectTimeout = config.connectTimeout
         client.totalTimeout = config.timeout
+        client.maxBodyBytes = config.maxBodyBytes
         self.config = config
         self.logger = logger
     }

@@ -3,6 +3,7 @@ timeouts, resets, broken bodies, schema drift and garbage records."""
 import datetime
 import email.utils
 import json
+import time
 
 import pytest
 
@@ -101,6 +102,35 @@ def test_broken_bodies_fail_the_run_cleanly(stack, db, step, words):
     run = run_row(stack, db)
     assert run["status"] == "failed" and words in run["error"]
     assert stack.psql("SELECT count(*) FROM etl_checkpoints WHERE source = 'coinpaprika'", stack.db_url(db)) == [["0"]]
+    assert stack.psql("SELECT count(*) FROM market_records", stack.db_url(db)) == [["0"]]
+    fixture_script(stack, [])
+
+
+def test_a_trickle_ends_at_the_time_limit(stack, db):
+    started = time.monotonic()
+    result, seen = paprika(stack, db, [{"trickle": 30}] * 2, env={"ETL_HTTP_TIMEOUT": "2", "ETL_HTTP_MAX_ATTEMPTS": "2"})
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2 and len(seen) == 2
+    run = run_row(stack, db)
+    assert run["status"] == "failed" and "timed out" in run["error"] and "gave up after 2 attempts" in run["error"]
+    assert elapsed < 15, elapsed
+    assert stack.psql("SELECT count(*) FROM market_records", stack.db_url(db)) == [["0"]]
+    fixture_script(stack, [])
+
+
+@pytest.mark.parametrize("gzip,words", [(False, "stopped"), (True, "decompressed"), ("empty", "received")])
+def test_a_body_that_never_ends_is_cut_at_the_size_limit(stack, db, gzip, words):
+    # Unannounced size (no Content-Length): libcurl 7.88's CURLOPT_MAXFILESIZE would not stop it.
+    # Plain, gzip of repeated JSON (expands past the limit), gzip of nothing (never expands: the
+    # bytes received stop it). Not retried: the next body would be as large.
+    started = time.monotonic()
+    result, seen = paprika(stack, db, [{"endless": True, "gzip": gzip}] * 2, env={"ETL_HTTP_MAX_BYTES": str(4 << 20)})
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2 and len(seen) == 1
+    run = run_row(stack, db)
+    assert run["status"] == "failed" and "response too large" in run["error"] and words in run["error"], run["error"]
+    assert f"over {4 << 20} bytes" in run["error"]
+    assert elapsed < 20, elapsed
     assert stack.psql("SELECT count(*) FROM market_records", stack.db_url(db)) == [["0"]]
     fixture_script(stack, [])
 

@@ -16,6 +16,9 @@ CURLcode kasparro_curl_setopt_write_function(CURL *_Nonnull handle,
 /// Sets the header callback.
 CURLcode kasparro_curl_setopt_header_function(CURL *_Nonnull handle,
     size_t (*_Nonnull callback)(char *_Nonnull, size_t, size_t, void *_Nullable));
+/// Sets the transfer-progress callback (bytes received on the wire so far); non-zero aborts.
+CURLcode kasparro_curl_setopt_xferinfo_function(CURL *_Nonnull handle,
+    int (*_Nonnull callback)(void *_Nullable, curl_off_t, curl_off_t, curl_off_t, curl_off_t));
 /// Reads a `long` info value (status code).
 CURLcode kasparro_curl_getinfo_long(CURL *_Nonnull handle, CURLINFO info, long *_Nonnull value);
 
