@@ -72,3 +72,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzz targets (`make fuzz`, Tests/fuzz/): only with KASPARRO_FUZZ=1, built apart from the product
+// (scratch path .build-fuzz) with `-sanitize=fuzzer,address` and `-parse-as-library`, which must
+// not reach the executables' main.swift; libFuzzer supplies main.
+if Context.environment["KASPARRO_FUZZ"] == "1" {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("json", ["MarketData"]), ("csv-reader", ["Ingestion"]), ("csv-row", ["MarketData"]),
+        ("timestamp", ["MarketData"]), ("decimal", ["MarketData"]), ("query", ["API"]),
+        ("cursor", ["API", "MarketData"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.executableTarget(name: "fuzz-\(name)", dependencies: dependencies,
+                                                 path: "Tests/fuzz/Targets/\(name)", swiftSettings: swiftSettings))
+    }
+}

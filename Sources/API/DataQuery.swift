@@ -31,16 +31,20 @@ public struct DataQuery: Sendable, Equatable {
                 .replacingOccurrences(of: "=", with: "")
         }
 
-        /// Decodes a client's cursor; nil when it is not one of ours.
+        /// Decodes a client's cursor; nil unless it is exactly the text the API wrote.
         public init?(encoded: String) {
             var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
             guard !base64.isEmpty, base64.count <= 1024, base64.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "/") }) else { return nil }
             while base64.count % 4 != 0 { base64 += "=" }
-            guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else { return nil }
-            let parts = text.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false)
-            guard parts.count == 4, parts[0] == "v1", let micros = Int64(parts[1]), Source(rawValue: String(parts[2])) != nil,
+            guard let data = Data(base64Encoded: base64), String(data: data, encoding: .utf8) != nil else { return nil }
+            // Split on the bytes: as Characters, a `|` followed by a combining mark is one grapheme.
+            let parts = Array(data).split(separator: UInt8(ascii: "|"), maxSplits: 3, omittingEmptySubsequences: false)
+                .map { String(decoding: $0, as: UTF8.self) }
+            guard parts.count == 4, parts[0] == "v1", let micros = Int64(parts[1]), Source(rawValue: parts[2]) != nil,
                   !parts[3].isEmpty, !parts[3].utf8.contains(0) else { return nil }
-            self.init(observedAt: Timestamp(microseconds: micros), source: String(parts[2]), sourceID: String(parts[3]))
+            self.init(observedAt: Timestamp(microseconds: micros), source: parts[2], sourceID: parts[3])
+            // Only the API's own text: base64 has other spellings of the same bytes (unused low bits).
+            guard self.encoded == encoded else { return nil }
         }
 
         /// Creates a cursor after the given row.

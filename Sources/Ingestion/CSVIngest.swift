@@ -287,7 +287,7 @@ final class BatchChannel<Item>: @unchecked Sendable {
 /// Reads `\n`-terminated lines from a file in 1 MiB chunks, so memory stays flat whatever the
 /// file's size. A trailing line without its newline is never returned.
 struct LineReader {
-    private let handle: FileHandle
+    private let read: (Int) throws -> Data?
     private var buffer: [UInt8] = []
     private var start = 0
     private var atEnd = false
@@ -296,7 +296,12 @@ struct LineReader {
 
     /// Reads `chunkSize` bytes at a time (a header needs far less than a data stream).
     init(handle: FileHandle, chunkSize: Int = 1 << 20) {
-        self.handle = handle
+        self.init(chunkSize: chunkSize) { try handle.read(upToCount: $0) }
+    }
+
+    /// Reads chunks from `read` (up to the given count; nil or empty at the end).
+    init(chunkSize: Int, read: @escaping (Int) throws -> Data?) {
+        self.read = read
         self.chunkSize = chunkSize
     }
 
@@ -313,7 +318,7 @@ struct LineReader {
                 buffer.removeFirst(start)
                 start = 0
             }
-            let chunk = try handle.read(upToCount: chunkSize) ?? Data()
+            let chunk = try read(chunkSize) ?? Data()
             if chunk.isEmpty { atEnd = true } else { buffer.append(contentsOf: chunk) }
         }
     }

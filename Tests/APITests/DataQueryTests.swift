@@ -69,6 +69,23 @@ final class DataQueryTests: XCTestCase {
         XCTAssertNil(DataQuery.Cursor(encoded: "djJ8MXxjc3Z8eA"))  // v2|1|csv|x
     }
 
+    /// Found by `make fuzz` (fuzz-cursor): base64 whose last character carries bits the API never
+    /// sets ("…Qm" where the API writes "…Qg") decoded to the API's cursor. Only the API's own
+    /// text decodes.
+    func testACursorDecodesOnlyTheTextTheAPIWrote() throws {
+        let cursor = try XCTUnwrap(DataQuery.Cursor(encoded: "djF8LTF8Y3N2fGNvaW5fQg"))  // v1|-1|csv|coin_B
+        XCTAssertEqual(cursor.encoded, "djF8LTF8Y3N2fGNvaW5fQg")
+        XCTAssertNil(DataQuery.Cursor(encoded: "djF8LTF8Y3N2fGNvaW5fQm"))
+        XCTAssertNil(DataQuery.Cursor(encoded: "djF8LTF8Y3N2fGNvaW5fQg=="))  // padding the API leaves out
+    }
+
+    /// Found by `make fuzz` (fuzz-cursor): a source id that starts with a combining mark joined the
+    /// `|` before it into one Character, so the cursor the API wrote for that row did not decode.
+    func testACursorWhoseSourceIDStartsWithACombiningMarkDecodes() throws {
+        let cursor = DataQuery.Cursor(observedAt: Timestamp(microseconds: -1), source: "coingecko", sourceID: "\u{0339}x|y")
+        XCTAssertEqual(DataQuery.Cursor(encoded: cursor.encoded), cursor)
+    }
+
     func testEachPagingGetsItsStatementShape() throws {
         // The first page: one prepared statement, LIMIT bound.
         let first = try DataQuery(query: "symbol=btc").statement(knownVersion: 1, knownTotal: 2)
