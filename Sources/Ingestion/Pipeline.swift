@@ -103,7 +103,9 @@ public final class Pipeline {
                               coinLists: config.coinLists).run(ctx)
             }
         } catch let error as DatabaseError {
-            failure = error.isConnectionLoss ? "database unavailable" : "database error: \(error.sqlState ?? "unknown")"
+            let state = error.sqlState ?? "unknown"
+            failure = error.isConnectionLoss ? "database unavailable"
+                : "database error \(state)" + (SQLState.explanation(state).map { ": " + $0 } ?? "")
             log.error("source run failed", metadata: ["error": "\(error.debugDescription)"])
         } catch {
             failure = "\(error)"

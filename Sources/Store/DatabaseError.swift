@@ -82,4 +82,21 @@ public enum SQLState {
     public static let connectionExceptionClass = "08"
     /// Class 53: too few resources (connections, memory, disk).
     public static let insufficientResourcesClass = "53"
+    /// 53100: no space left on the disk of a table, index or temporary file.
+    public static let diskFull = "53100"
+
+    /// What an operator reads for `state` in a run's error: the condition and what to do, from the
+    /// code alone (the server's message may quote data values); nil for codes without one.
+    public static func explanation(_ state: String) -> String? {
+        switch state {
+        case diskFull: return "disk full: the database's disk has no space left; free some, and the next run resumes"
+        case "53200": return "out of memory in the database server"
+        case "53300": return "too many connections to the database server"
+        case queryCanceled: return "statement cancelled (statement_timeout, or a cancel request)"
+        case lockNotAvailable: return "a lock was not granted in time (lock_timeout)"
+        case "40P01": return "deadlock detected"
+        case "25006": return "read-only transaction: connected to a standby, not the primary"
+        default: return nil
+        }
+    }
 }
