@@ -64,8 +64,14 @@ public final class PageCache: Sendable {
     private let state = Mutex(State())
     private let maxBytes: Int
 
+    /// Told the cache's bytes and entries after every change (the pool's metrics).
+    private let onSize: @Sendable (_ bytes: Int, _ entries: Int) -> Void
+
     /// Creates a cache holding at most `maxBytes` of page bodies.
-    public init(maxBytes: Int = 32 << 20) { self.maxBytes = maxBytes }
+    public init(maxBytes: Int = 32 << 20, onSize: @escaping @Sendable (_ bytes: Int, _ entries: Int) -> Void = { _, _ in }) {
+        self.maxBytes = maxBytes
+        self.onSize = onSize
+    }
 
     /// What a waiting thread gets when the thread computing its page failed: the leader's own
     /// error, for the caller to answer with, not to act on (its connection is not the one that failed).
@@ -105,10 +111,10 @@ public final class PageCache: Sendable {
     }
 
     private func store(_ key: String, _ entry: Entry) {
-        state.withLock { state in
+        let size: (Int, Int)? = state.withLock { state in
             if let old = state.entries[key] {
                 // A slower thread's page read at an older version never replaces a newer one.
-                guard old.version <= entry.version else { return }
+                guard old.version <= entry.version else { return nil }
                 state.bytes -= old.tail.count
             } else {
                 state.order.append(key)
@@ -119,7 +125,9 @@ public final class PageCache: Sendable {
                 let oldest = state.order.removeFirst()
                 if let removed = state.entries.removeValue(forKey: oldest) { state.bytes -= removed.tail.count }
             }
+            return (state.bytes, state.entries.count)
         }
+        if let size { onSize(size.0, size.1) }
     }
 
     /// The cached page of a query string parsed before, in `representation`, when it is at least at
@@ -155,6 +163,7 @@ public final class PageCache: Sendable {
             state.totals.removeAll()
             state.parsed.removeAll()
         }
+        onSize(0, 0)
     }
 
     func total(_ filterKey: String) -> (version: Int64, total: Int64)? {

@@ -77,7 +77,7 @@ struct KasparroAPI: ParsableCommand {
             logger.warning("no --metrics-file: /metrics reports this process only")
             metrics = .inMemory()
         }
-        let cache = PageCache()
+        let cache = PageCache(onSize: { bytes, entries in metrics.pageCache(bytes: bytes, entries: entries) })
         let watcher = VersionWatcher(conninfo: conninfo, logger: logger, onRegression: { cache.removeAll() },
                                      onConnect: { metrics.listenerConnected() })
         watcher.start()

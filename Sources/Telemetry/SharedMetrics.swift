@@ -14,7 +14,7 @@ public final class SharedMetrics: @unchecked Sendable {
     /// Histogram bucket upper bounds in seconds (`+Inf` is implied).
     public static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-    private static let magic: UInt64 = 0x6B61_7370_6D65_7405  // "kaspmet" + layout version 5
+    private static let magic: UInt64 = 0x6B61_7370_6D65_7406  // "kaspmet" + layout version 6
     private static let statusSlots = statuses.count + 1
     private static let histogramSlots = buckets.count + 1 + 2  // buckets, +Inf, sum (µs), count
     private static let requestBase = 1
@@ -25,10 +25,12 @@ public final class SharedMetrics: @unchecked Sendable {
     private static let pageStatementSlot = writeFailureSlot + 1
     private static let versionCheckSlot = pageStatementSlot + 1
     private static let listenerConnectSlot = versionCheckSlot + 1
-    /// Pairs of (pid, worker threads), one per running responder: the pool's capacity.
+    /// (pid, worker threads, page-cache bytes, page-cache entries), one per running responder: the
+    /// pool's capacity and what its caches hold.
     private static let processSlots = 64
+    private static let processStride = 4
     private static let processBase = listenerConnectSlot + 1
-    private static let slotCount = processBase + processSlots * 2
+    private static let slotCount = processBase + processSlots * processStride
     private static let byteCount = slotCount * MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride
 
     private let base: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
@@ -114,16 +116,21 @@ public final class SharedMetrics: @unchecked Sendable {
     /// A database statement or connection failed.
     public func databaseError() { slot(SharedMetrics.databaseErrorSlot).wrappingIncrement(ordering: .relaxed) }
 
+    private func processSlot(_ index: Int, _ field: Int) -> UnsafeAtomic<UInt64> {
+        slot(SharedMetrics.processBase + index * SharedMetrics.processStride + field)
+    }
+
     /// Records this process's worker threads in the pool's capacity (call once at start). A slot
     /// left by a process that died without `unregisterProcess` is reused.
     public func registerProcess(threads: Int) {
         let pid = UInt64(getpid())
         for index in 0..<SharedMetrics.processSlots {
-            let pidSlot = slot(SharedMetrics.processBase + index * 2)
-            let holder = pidSlot.load(ordering: .acquiring)
+            let holder = processSlot(index, 0).load(ordering: .acquiring)
             guard holder == 0 || !SharedMetrics.isAlive(holder) else { continue }
-            if pidSlot.compareExchange(expected: holder, desired: pid, ordering: .acquiringAndReleasing).exchanged {
-                slot(SharedMetrics.processBase + index * 2 + 1).store(UInt64(threads), ordering: .releasing)
+            if processSlot(index, 0).compareExchange(expected: holder, desired: pid, ordering: .acquiringAndReleasing).exchanged {
+                processSlot(index, 1).store(UInt64(threads), ordering: .releasing)
+                processSlot(index, 2).store(0, ordering: .releasing)
+                processSlot(index, 3).store(0, ordering: .releasing)
                 return
             }
         }
@@ -132,20 +139,32 @@ public final class SharedMetrics: @unchecked Sendable {
     /// Takes this process out of the pool's capacity (call when it stops).
     public func unregisterProcess() {
         let pid = UInt64(getpid())
-        for index in 0..<SharedMetrics.processSlots where slot(SharedMetrics.processBase + index * 2).load(ordering: .acquiring) == pid {
-            slot(SharedMetrics.processBase + index * 2 + 1).store(0, ordering: .releasing)
-            slot(SharedMetrics.processBase + index * 2).store(0, ordering: .releasing)
+        for index in 0..<SharedMetrics.processSlots where processSlot(index, 0).load(ordering: .acquiring) == pid {
+            for field in 1..<SharedMetrics.processStride { processSlot(index, field).store(0, ordering: .releasing) }
+            processSlot(index, 0).store(0, ordering: .releasing)
+        }
+    }
+
+    /// What this process's page cache holds now (its bytes and entries), for the pool's gauges.
+    public func pageCache(bytes: Int, entries: Int) {
+        let pid = UInt64(getpid())
+        for index in 0..<SharedMetrics.processSlots where processSlot(index, 0).load(ordering: .acquiring) == pid {
+            processSlot(index, 2).store(UInt64(max(0, bytes)), ordering: .relaxed)
+            processSlot(index, 3).store(UInt64(max(0, entries)), ordering: .relaxed)
+        }
+    }
+
+    /// The sum of `field` over the responders that are alive now.
+    private func sumOverProcesses(_ field: Int) -> UInt64 {
+        (0..<SharedMetrics.processSlots).reduce(0) { sum, index in
+            let pid = processSlot(index, 0).load(ordering: .acquiring)
+            guard pid != 0, SharedMetrics.isAlive(pid) else { return sum }
+            return sum + processSlot(index, field).load(ordering: .relaxed)
         }
     }
 
     /// Worker threads of the responders that are alive now.
-    public var poolThreads: UInt64 {
-        (0..<SharedMetrics.processSlots).reduce(0) { sum, index in
-            let pid = slot(SharedMetrics.processBase + index * 2).load(ordering: .acquiring)
-            guard pid != 0, SharedMetrics.isAlive(pid) else { return sum }
-            return sum + slot(SharedMetrics.processBase + index * 2 + 1).load(ordering: .acquiring)
-        }
-    }
+    public var poolThreads: UInt64 { sumOverProcesses(1) }
 
     /// Whether `pid` names a running process (EPERM: running, under another user).
     private static func isAlive(_ pid: UInt64) -> Bool {
@@ -211,6 +230,10 @@ public final class SharedMetrics: @unchecked Sendable {
              "\(slot(SharedMetrics.listenerConnectSlot).load(ordering: .relaxed))"),
             ("kasparro_api_write_failures_total", "counter", "Responses that could not be written to nginx (client gone).",
              "\(slot(SharedMetrics.writeFailureSlot).load(ordering: .relaxed))"),
+            ("kasparro_api_page_cache_bytes", "gauge", "Page bodies held by the running responders' caches (each bounded).",
+             "\(sumOverProcesses(2))"),
+            ("kasparro_api_page_cache_entries", "gauge", "Pages held by the running responders' caches.",
+             "\(sumOverProcesses(3))"),
         ]
         for metric in single {
             out += "# HELP \(metric.name) \(metric.help)\n# TYPE \(metric.name) \(metric.type)\n\(metric.name) \(metric.value)\n"

@@ -1,5 +1,6 @@
 // Two mappings of one metrics file (as two responder processes have) count into the same slots.
 import Foundation
+@testable import API
 import Telemetry
 import XCTest
 
@@ -55,5 +56,23 @@ final class SharedMetricsTests: XCTestCase {
         XCTAssertTrue(metrics.render().contains("kasparro_api_threads 16\n"))
         metrics.unregisterProcess()
         XCTAssertEqual(metrics.poolThreads, 0)
+    }
+
+    func testPageCacheGaugesFollowTheCacheOfALiveProcess() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let metrics = try SharedMetrics(path: path)
+        metrics.registerProcess(threads: 4)
+        let cache = PageCache(maxBytes: 1 << 20, onSize: { metrics.pageCache(bytes: $0, entries: $1) })
+        _ = try cache.page("a", version: 1, waitSeconds: 1) { PageCache.Entry(version: 1, tail: Array(repeating: 1, count: 300)) }
+        _ = try cache.page("b", version: 1, waitSeconds: 1) { PageCache.Entry(version: 1, tail: Array(repeating: 1, count: 200)) }
+        let text = metrics.render()
+        XCTAssertTrue(text.contains("kasparro_api_page_cache_bytes 500\n"), text)
+        XCTAssertTrue(text.contains("kasparro_api_page_cache_entries 2\n"), text)
+        cache.removeAll()
+        XCTAssertTrue(metrics.render().contains("kasparro_api_page_cache_bytes 0\n"))
+        metrics.pageCache(bytes: 10, entries: 1)
+        metrics.unregisterProcess()
+        XCTAssertTrue(metrics.render().contains("kasparro_api_page_cache_entries 0\n"), "a stopped process holds nothing")
     }
 }
