@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STACK := scripts/stack.sh
 
-.PHONY: help deps venv build up down etl status clean test unit fuzz integration system-test schema bench bench-scale install deb key-add key-revoke smoke
+.PHONY: help deps venv build up down etl status clean test unit fuzz soak integration system-test schema bench bench-scale install deb key-add key-revoke smoke
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
@@ -25,6 +25,7 @@ help:
 	@echo "make system-test  the system suite: the previous release's package upgraded to this one under systemd"
 	@echo "make schema  write docs/schema.sql, the schema after every migration"
 	@echo "make fuzz    libFuzzer on every hand-written parser, FUZZ_SECONDS (default 600) per target, then a report"
+	@echo "make soak    DURATION (default 2h) of ETL every 30 s, 32 clients and faults in a stack of its own, then a report"
 	@echo "make smoke   PASS/FAIL checks against the running stack (ingestion, endpoints, kill -9 recovery, rate limits)"
 	@echo "make bench   wrk against the running stack, next to a static file of the same size"
 	@echo "make bench-scale  ROWS (default 3,000,000) synthetic CSV rows through the ETL in a stack of its own, then the API at that size"
@@ -106,6 +107,10 @@ test: deps venv
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 	$(MAKE) --no-print-directory integration
+
+# Hours of load and faults on the whole stack, in a stack of its own (SYNTHETIC data only).
+soak: build venv
+	BIN_DIR=$(CURDIR)/.build/release DURATION=$(or $(DURATION),2h) $(PYTHON) scripts/soak.py
 
 # The parsers' fuzz targets (Tests/fuzz), built apart from the product in .build-fuzz.
 fuzz: deps

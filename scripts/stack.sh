@@ -34,6 +34,8 @@ BURST_UNAUTHENTICATED=${BURST_UNAUTHENTICATED:-10}
 CSV_SOURCE_DIR=${CSV_SOURCE_DIR:-$ROOT/../shared/samples/csv}
 # REPLAY=1: both API sources read the local fixture server replaying ../shared/samples.
 REPLAY=${REPLAY:-}
+# FIXTURE_EVOLVE=1 (make soak): that server answers a new SYNTHETIC snapshot on every request.
+FIXTURE_EVOLVE=${FIXTURE_EVOLVE:-}
 FIXTURE_PORT=${FIXTURE_PORT:-18089}
 DB_NAME=kasparro
 # STANDBYS=N: N streaming hot standbys of the cluster, each on a port of its own (make up STANDBYS=1).
@@ -295,7 +297,7 @@ cmd_fixture_start() {
     local pidfile="$RUN_DIR/fixture.pid"
     if [ -f "$pidfile" ] && running "$(cat "$pidfile")"; then return 0; fi
     mkdir -p "$LOG_DIR"
-    setsid python3 "$ROOT/Tests/fixtures/fixture_server.py" --port "$FIXTURE_PORT" </dev/null \
+    setsid python3 "$ROOT/Tests/fixtures/fixture_server.py" --port "$FIXTURE_PORT" ${FIXTURE_EVOLVE:+--evolve} </dev/null \
         >"$RUN_DIR/fixture.port" 2>>"$LOG_DIR/fixture.log" &
     echo $! >"$pidfile"
     for _ in $(seq 1 100); do [ -s "$RUN_DIR/fixture.port" ] && break; sleep 0.05; done
