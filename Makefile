@@ -105,7 +105,7 @@ integration: deb venv
 
 test: deps venv
 	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10 FUZZ_JOBS=7
 	$(MAKE) --no-print-directory integration
 
 # Hours of load and faults on the whole stack, in a stack of its own (SYNTHETIC data only).
@@ -114,7 +114,7 @@ soak: build venv
 
 # The parsers' fuzz targets (Tests/fuzz), built apart from the product in .build-fuzz.
 fuzz: deps
-	python3 scripts/fuzz.py --seconds $(or $(FUZZ_SECONDS),600)
+	python3 scripts/fuzz.py --seconds $(or $(FUZZ_SECONDS),600) --jobs $(or $(FUZZ_JOBS),$(shell nproc))
 
 # Builds the previous release's package from its commit (cached) and upgrades it to this one.
 system-test: deb venv

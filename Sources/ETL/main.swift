@@ -82,6 +82,10 @@ struct Run: ParsableCommand {
                   + (outcome.error.map { " — error: \($0)" } ?? "")
                   + (outcome.status == .succeeded && counts.inserted + counts.updated == 0 ? " — nothing new" : ""))
         }
+        guard pipeline.holdsLock, (try? pipeline.ensureSession()) != false else {
+            logger.error("this invocation lost its lock to another one; retention and the remaining sources are left to it")
+            throw ExitCode(Pipeline.exitBusy)
+        }
         var retentionFailed = false
         if config.retention.isActive {
             do {
@@ -158,6 +162,14 @@ struct RetentionCommand: ParsableCommand {
             print("retention: nothing to do (RETENTION_MARKET_MONTHS is not set: every record is kept)")
             return
         }
+        // A run still holding a dropped month in its partition cache would fail its next batch.
+        if !dryRun {
+            guard try InvocationLock.take(connection) else {
+                logger.warning("an ETL run is in progress (it applies retention when it ends); nothing dropped")
+                throw ExitCode(Pipeline.exitBusy)
+            }
+        }
+        defer { if !dryRun { InvocationLock.release(connection) } }
         let dropped = try Retention(connection: connection, logger: logger, policy: config.retention)
             .apply(now: Timestamp.now(), dryRun: dryRun)
         for item in dropped where !standardOutputIsJournal() {

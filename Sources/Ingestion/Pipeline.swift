@@ -48,10 +48,15 @@ public final class Pipeline {
     /// The connection, for `migrate` and `status`.
     public var database: Connection { connection }
 
+    /// Whether this invocation holds the invocation lock now. It is a session lock: a lost
+    /// connection loses it, and the session that replaces it must take it again (`ensureSession`).
+    public private(set) var holdsLock = false
+
     /// Takes the invocation lock; false when another ETL is running. Runs left `running` by a
     /// killed invocation are marked failed, since nobody else can be running them.
     public func lock() throws -> Bool {
         guard try InvocationLock.take(connection) else { return false }
+        holdsLock = true
         let orphans = try connection.query("""
             UPDATE etl_runs SET status = 'failed', finished_at = clock_timestamp(),
               error = 'interrupted: the ETL process ended before finishing this run'
@@ -61,9 +66,29 @@ public final class Pipeline {
         return true
     }
 
-    /// Runs each source in turn; a failing source is recorded and the next one still runs.
+    /// Runs each source in turn; a failing source is recorded and the next one still runs. Once
+    /// the invocation lock is lost (a reconnected session found another invocation holding it),
+    /// nothing more runs: what is left is that invocation's.
     public func run(sources: [Source]) -> [SourceOutcome] {
-        sources.map(runOne)
+        var outcomes: [SourceOutcome] = []
+        for source in sources where holdsLock {
+            outcomes.append(runOne(source))
+        }
+        return outcomes
+    }
+
+    /// A live session that holds the invocation lock: after a lost connection, a new session takes
+    /// the lock again before anything is written. False when another invocation holds it now.
+    public func ensureSession() throws -> Bool {
+        guard !connection.isHealthy else { return holdsLock }
+        try connection.reconnect()
+        holdsLock = try InvocationLock.take(connection)
+        if holdsLock {
+            logger.warning("reconnected to the database and took the invocation lock again")
+        } else {
+            logger.error("reconnected to the database, but another ETL invocation holds the lock now: this one stops")
+        }
+        return holdsLock
     }
 
     private func runOne(_ source: Source) -> SourceOutcome {
@@ -72,6 +97,10 @@ public final class Pipeline {
         log[metadataKey: "source"] = "\(source.rawValue)"
         let runID: Int64
         do {
+            guard try ensureSession() else {
+                return SourceOutcome(source: source, runID: 0, status: .failed, counts: RunCounts(),
+                                     error: "lost the invocation lock", seconds: Date().timeIntervalSince(started))
+            }
             runID = try connection.query("""
                 INSERT INTO etl_runs (invocation_id, source, trigger, status) VALUES ($1, $2, $3, 'running')
                 RETURNING run_id
@@ -114,7 +143,12 @@ public final class Pipeline {
         let counts = context?.counts ?? RunCounts()
         let status: RunStatus = failure == nil ? .succeeded : .failed
         do {
-            if !connection.isHealthy { try connection.reconnect() }
+            // Written only while holding the lock: an invocation that took it over has already
+            // marked this run failed (interrupted), and this one must not write after it.
+            guard try ensureSession() else {
+                return SourceOutcome(source: source, runID: runID, status: .failed, counts: counts,
+                                     error: "lost the invocation lock", seconds: Date().timeIntervalSince(started))
+            }
             try connection.query("""
                 UPDATE etl_runs SET status = $2, finished_at = clock_timestamp(), error = $3, fetched = $4,
                   inserted = $5, updated = $6, unchanged = $7, quarantined = $8, retries = $9,
@@ -151,17 +185,18 @@ public enum ETLConnection {
 }
 
 /// The lock one ETL invocation holds for its whole life (a session-level advisory lock), and that
-/// an operator's identity command takes too, so no run resolves identities while it changes them.
-enum InvocationLock {
+/// an operator's identity command and `kasparro-etl retention` take too, so none of them runs
+/// while another changes the same rows or partitions.
+public enum InvocationLock {
     static let key = 7461002
 
     /// Takes the lock; false when another holder has it.
-    static func take(_ connection: Connection) throws -> Bool {
+    public static func take(_ connection: Connection) throws -> Bool {
         try connection.query("SELECT pg_try_advisory_lock($1) AS locked", [String(key)]).single().get("locked", as: Bool.self)
     }
 
     /// Releases it (also released when the session ends).
-    static func release(_ connection: Connection) {
+    public static func release(_ connection: Connection) {
         _ = try? connection.query("SELECT pg_advisory_unlock($1)", [String(key)])
     }
 }

@@ -59,6 +59,10 @@ def read_settings() -> set:
                 names.add(name + "_FILE")
     for script in ("stack.sh", "install.sh", "render-site.sh", "build-deb.sh"):
         names.update(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", (ROOT / "scripts" / script).read_text()))
+    # The benchmark, fuzz and soak scripts' own settings, and the manifest's.
+    for script in (ROOT / "scripts").glob("*.py"):
+        names.update(re.findall(r'os\.environ(?:\.get\(|\[)"([A-Z][A-Z0-9_]+)"', script.read_text()))
+    names.update(re.findall(r'Context\.environment\["([A-Z][A-Z0-9_]+)"\]', (ROOT / "Package.swift").read_text()))
     return names
 
 
