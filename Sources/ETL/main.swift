@@ -31,7 +31,11 @@ struct Migrate: ParsableCommand {
 
     func run() throws {
         let (logger, connection) = try openDatabase()
-        let migrator = Migrator(connection: connection)
+        var migrator = Migrator(connection: connection)
+        migrator.onLockTimeout = { version, pause in
+            logger.warning("migration waits for its locks: a long transaction holds them; readers go on meanwhile",
+                           metadata: ["version": "\(version)", "retry_in_s": "\(pause)"])
+        }
         let applied = try migrator.migrate(Migrations.all.filter { $0.version <= (to ?? Int.max) })
         let version = try migrator.currentVersion()
         logger.info("migrations applied", metadata: ["applied": "\(applied)", "version": "\(version)"])
