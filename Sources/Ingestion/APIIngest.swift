@@ -261,7 +261,7 @@ func hexString(_ bytes: [UInt8]) -> String {
 struct FNV1a {
     private var state: UInt64 = 0xcbf2_9ce4_8422_2325
 
-    mutating func add(_ bytes: [UInt8]) {
+    mutating func add(_ bytes: some Sequence<UInt8>) {
         for byte in bytes {
             state ^= UInt64(byte)
             state = state &* 0x0000_0100_0000_01B3

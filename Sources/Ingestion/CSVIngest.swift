@@ -9,8 +9,10 @@ import Telemetry
 /// Reads price-history files incrementally: each file's checkpoint is the byte offset after the
 /// last line committed, so a second run reads only what was appended.
 ///
-/// A last line without its newline may still be being written: it waits for the next run. A file that shrank or whose header
-/// changed is read again from the start (the upserts make that harmless).
+/// A last line without its newline may still be being written: it waits for the next run. A file that shrank, whose header
+/// changed, or whose bytes before its checkpoint are not the ones read (rewritten in place: an edit
+/// above the checkpoint, or the checkpoint no longer at a line's start) is read again from the start
+/// (the upserts make that harmless): each checkpoint keeps an FNV-1a digest of the file up to it.
 ///
 /// Reading, parsing and preparing a batch's array literals (`RecordBatch`) run on a thread of
 /// their own, at most two batches ahead of the writer, so on a multi-core machine the ETL
@@ -116,25 +118,46 @@ struct CSVReader {
         let handle: FileHandle
         var reader: LineReader
         let layout: CSVLayout
-        let detail: String
+        /// The header as JSON text, kept in each checkpoint's detail.
+        let header: String
         var position: Int64
         var lineNo: Int64
         let startPosition: Int64
         var atEnd = false
+        /// The digest of the file's bytes before `position`.
+        var prefix: FNV1a
 
-        init(file: String, handle: FileHandle, layout: CSVLayout, detail: String, position: Int64, lineNo: Int64) throws {
+        init(file: String, handle: FileHandle, layout: CSVLayout, header: String, position: Int64, lineNo: Int64,
+             prefix: FNV1a) throws {
             self.file = file
             self.handle = handle
             self.layout = layout
-            self.detail = detail
+            self.header = header
             self.position = position
             self.lineNo = lineNo
             self.startPosition = position
+            self.prefix = prefix
             try handle.seek(toOffset: UInt64(position))
             self.reader = LineReader(handle: handle)
         }
 
-        var checkpoint: Checkpoint { Checkpoint(stream: file, position: position, lineNo: lineNo, detail: detail) }
+        var checkpoint: Checkpoint {
+            Checkpoint(stream: file, position: position, lineNo: lineNo,
+                       detail: "{\"header\":\(header),\"prefix_fnv1a\":\"\(prefix.hex)\"}")
+        }
+    }
+
+    /// The digest of the first `count` bytes of `handle` (nil when it has fewer); leaves the offset anywhere.
+    private static func digest(of handle: FileHandle, count: Int64) throws -> FNV1a? {
+        try handle.seek(toOffset: 0)
+        var hasher = FNV1a()
+        var left = count
+        while left > 0 {
+            guard let chunk = try handle.read(upToCount: Int(min(left, 1 << 20))), !chunk.isEmpty else { return nil }
+            hasher.add(chunk)
+            left -= Int64(chunk.count)
+        }
+        return hasher
     }
 
     /// Reads every file from its checkpoint into batches; returns early when the writer stopped.
@@ -190,17 +213,27 @@ struct CSVReader {
         let header = jsonString(String(headerLine.trimmingBlanks()))
         var position = Int64(headerBytes.count + 1)
         var lineNo: Int64 = 1
+        var prefix = FNV1a()
+        prefix.add(headerBytes)
+        prefix.add(CollectionOfOne(UInt8(ascii: "\n")))
         if let saved {
+            // Checkpoints of 1.7 and earlier carry no digest: their offset is trusted once.
+            let savedDigest = saved.detail.firstMatch(of: /"prefix_fnv1a":\s*"([0-9a-f]{16})"/).map { String($0.1) }
+            let digest = saved.position <= size ? try Self.digest(of: handle, count: saved.position) : nil
             if saved.position > size || !saved.detail.contains(header) {
                 logger.warning("file shrank or its header changed; reading it again from the start",
                                metadata: ["stream": "\(file)", "checkpoint": "\(saved.position)", "size": "\(size)"])
-            } else {
+            } else if let savedDigest, savedDigest != digest?.hex {
+                logger.warning("file was rewritten above its checkpoint; reading it again from the start",
+                               metadata: ["stream": "\(file)", "checkpoint": "\(saved.position)", "size": "\(size)"])
+            } else if let digest {
                 position = saved.position
                 lineNo = saved.lineNo
+                prefix = digest
             }
         }
-        return try Stream(file: file, handle: handle, layout: layout, detail: "{\"header\":\(header)}",
-                          position: position, lineNo: lineNo)
+        return try Stream(file: file, handle: handle, layout: layout, header: header, position: position,
+                          lineNo: lineNo, prefix: prefix)
     }
 
     /// Reads up to `lines` non-blank lines of `stream` into `segment`.
@@ -212,6 +245,8 @@ struct CSVReader {
                 return
             }
             stream.position += Int64(bytes.count + 1)
+            stream.prefix.add(bytes)
+            stream.prefix.add(CollectionOfOne(UInt8(ascii: "\n")))
             let content = bytes.last == 0x0D ? bytes.dropLast() : bytes
             let line = Substring(String(decoding: content, as: UTF8.self).replacingNULs())
             if line.trimmingBlanks().isEmpty { continue }

@@ -142,3 +142,41 @@ def test_missing_csv_directory_fails_the_source_cleanly(stack, tmp_path):
     result = stack.etl("run", "--source", "csv", database=db, csv_dir=tmp_path / "missing", check=False)
     assert result.returncode == 2
     assert run_row(stack, db)["status"] == "failed"
+
+
+def test_a_file_rewritten_in_place_is_read_again(stack, tmp_path):
+    """Same header, same inode, an edit above the checkpoint: the next run reads the file again
+    (the edited row is updated, nothing is duplicated); and a rewrite that leaves the old offset in
+    the middle of a line is not read from there."""
+    db = stack.fresh_database()
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    path = csv_dir / "coin_BinanceCoin.csv"
+    lines = (stack.csv_dir / "coin_BinanceCoin.csv").read_text().splitlines(keepends=True)
+    path.write_text("".join(lines))
+    stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
+    rows = stack.psql("SELECT count(*) FROM market_records", stack.db_url(db))
+    price = lambda: stack.psql("SELECT price_usd::text FROM market_records ORDER BY observed_at LIMIT 1",
+                               stack.db_url(db))
+    assert price() == [["0.105137996"]]
+    # An edit of the first data row, written over the same file (same inode, same length).
+    fields = lines[1].split(",")
+    fields[7] = "0.205137996"
+    edited = lines[:]
+    edited[1] = ",".join(fields)
+    with open(path, "r+") as f:
+        f.write("".join(edited))
+        f.truncate()
+    again = stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
+    assert "rewritten above its checkpoint" in again.stderr
+    assert price() == [["0.205137996"]], "the edited row is read again"
+    assert stack.psql("SELECT updated FROM etl_runs ORDER BY run_id DESC LIMIT 1", stack.db_url(db)) == [["1"]]
+    assert stack.psql("SELECT count(*) FROM market_records", stack.db_url(db)) == rows
+    # A longer early line: the old checkpoint (the old end) now falls inside the last line.
+    assert ",344499," in edited[2]
+    edited[2] = edited[2].replace(",344499,", ",344499.0,")
+    path.write_text("".join(edited))
+    third = stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
+    assert "rewritten above its checkpoint" in third.stderr
+    assert run_row(stack, db)["quarantined"] == 0, "no half line read from the old offset"
+    assert stack.psql("SELECT count(*) FROM market_records", stack.db_url(db)) == rows
