@@ -71,8 +71,15 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         guard let local = Timestamp(year: y, month: mo, day: d, hour: h, minute: mi, second: s, microsecond: micro) else {
             return nil
         }
-        return Timestamp(microseconds: local.microseconds - Int64(offsetSeconds) * 1_000_000)
+        let instant = Timestamp(microseconds: local.microseconds - Int64(offsetSeconds) * 1_000_000)
+        // Only instants RFC 3339 can write in UTC (years 0001–9999): an offset must not move one out.
+        guard instant >= Timestamp.firstFilterInstant, instant <= Timestamp.lastFilterInstant else { return nil }
+        return instant
     }
+
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: the range of a filter's instant.
+    static let firstFilterInstant = Timestamp(year: 1, month: 1, day: 1)!
+    static let lastFilterInstant = Timestamp(microseconds: Timestamp(year: 9999, month: 12, day: 31)!.microseconds + 86_400_000_000 - 1)
 
     /// Parses the CSV source's `DD-MM-YYYY HH:MM` (seconds optional), read as UTC.
     public static func parseCSVDate(_ text: some StringProtocol) -> Timestamp? {

@@ -25,6 +25,16 @@ final class TimestampTests: XCTestCase {
         XCTAssertEqual(Timestamp.parseFilter("2024-02-29")?.description, "2024-02-29T00:00:00Z")
     }
 
+    /// Found by `make fuzz` (fuzz-timestamp): an offset moved 9999-12-31 into year 10000, which
+    /// prints as no RFC 3339 timestamp (and so could not be written back in a cursor or a link).
+    /// A filter names an instant from 0001-01-01 to 9999-12-31 in UTC.
+    func testFilterInstantsStayWithinFourDigitYears() {
+        XCTAssertNil(Timestamp.parseFilter("9999-12-31T23:59:41-08:00"))
+        XCTAssertNil(Timestamp.parseFilter("0001-01-01T00:00:00+00:01"))
+        XCTAssertEqual(Timestamp.parseFilter("9999-12-31T15:59:41-08:00")?.description, "9999-12-31T23:59:41Z")
+        XCTAssertEqual(Timestamp.parseFilter("0001-01-01T00:00:00Z")?.description, "0001-01-01T00:00:00Z")
+    }
+
     func testFilterRejectsMalformed() {
         for text in ["yesterday", "2024-7-6", "2024-07-06T12:30", "2024-07-06T12:30:00", "2023-02-29", "2024-07-06T12:30:00+2",
                      "2024-07-06T12:30:00.Z", "2024-07-06 extra", "", "2024-07-06T12:30:00Zjunk"] {
