@@ -22,7 +22,7 @@ help:
 	@echo "make etl     run one ETL pass against the local stack"
 	@echo "make status  show the ETL's sources, runs and checkpoints"
 	@echo "make test    build and run every test (own PostgreSQL, nginx and responders in a temporary directory)"
-	@echo "make system-test  the system suite: the previous release's package upgraded to this one under systemd"
+	@echo "make system-test  the system suite: the previous release's package upgraded to this one under systemd, a short soak"
 	@echo "make schema  write docs/schema.sql, the schema after every migration"
 	@echo "make fuzz    libFuzzer on every hand-written parser, FUZZ_SECONDS (default 600) per target, then a report"
 	@echo "make soak    DURATION (default 2h) of ETL every 30 s, 32 clients and faults in a stack of its own, then a report"
@@ -116,6 +116,7 @@ soak: build venv
 fuzz: deps
 	python3 scripts/fuzz.py --seconds $(or $(FUZZ_SECONDS),600) --jobs $(or $(FUZZ_JOBS),$(shell nproc))
 
-# Builds the previous release's package from its commit (cached) and upgrades it to this one.
+# Builds the previous release's package from its commit (cached) and upgrades it to this one;
+# then 90 s of `make soak` (kept out of `make test` for its 15 minutes).
 system-test: deb venv
 	BIN_DIR=$(CURDIR)/.build/release $(PYTHON) -m pytest -q -p no:cacheprovider Tests/system

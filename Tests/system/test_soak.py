@@ -1,13 +1,13 @@
-"""A short `make soak` (90 s) in the suite: the whole stack of its own under 32 clients and the
-ETL every 30 s, through a responder restart, a PostgreSQL restart and a standby loss; no request
-fails outside the database restart window, and every total is exact. (The long run's RSS and
+"""A short `make soak` (90 s) in the system suite (`make system-test`, which .ci/run runs after
+`make test`): the whole stack of its own under 32 clients and the ETL every 30 s, through a
+responder restart, a PostgreSQL restart and a standby loss; no request fails outside the database restart window, and every total is exact. (The long run's RSS and
 descriptor figures are in docs/performance.md; growth is judged only on runs of an hour or more.)"""
 import os
 import re
 import subprocess
 import sys
 
-from conftest import ROOT
+from kasparro_tooling import ROOT
 
 
 def test_a_short_soak_passes(tmp_path):
