@@ -1,7 +1,8 @@
 """A short `make soak` (90 s) in the system suite (`make system-test`, which .ci/run runs after
 `make test`): the whole stack of its own under 32 clients and the ETL every 30 s, through a
-responder restart, a PostgreSQL restart and a standby loss; no request fails outside the database restart window, and every total is exact. (The long run's RSS and
-descriptor figures are in docs/performance.md; growth is judged only on runs of an hour or more.)"""
+responder restart, a PostgreSQL restart and a standby loss; no request fails outside the
+database restart window, and every total is exact. (The long run's memory and descriptor figures
+are in docs/performance.md; growth is judged only on runs of an hour or more.)"""
 import os
 import re
 import subprocess
