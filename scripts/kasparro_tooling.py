@@ -75,3 +75,20 @@ def random_filters(rng: random.Random, count: int, *, symbols: list, assets: lis
             params["since"], params["until"] = params["until"], params["since"]
         combos.append(params)
     return combos
+
+
+def filter_condition(params: dict) -> str:
+    """The SQL condition on market_records of a `/data` filter (from `random_filters`), to count
+    what the API's exact total should say; instants as PostgreSQL reads them (the session's zone)."""
+    conditions = ["true"]
+    if "source" in params:
+        conditions.append(f"source = '{params['source']}'")
+    if "symbol" in params:
+        conditions.append(f"symbol = upper('{params['symbol']}')")
+    if "asset_id" in params:
+        conditions.append(f"asset_id = {int(params['asset_id'])}")
+    if "since" in params:
+        conditions.append(f"observed_at >= '{params['since']}'::timestamptz")
+    if "until" in params:
+        conditions.append(f"observed_at < '{params['until']}'::timestamptz")
+    return " AND ".join(conditions)

@@ -28,7 +28,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kasparro_tooling import ROOT, STACK, new_stack_env, random_filters  # noqa: E402
+from kasparro_tooling import ROOT, STACK, filter_condition, new_stack_env, random_filters  # noqa: E402
 
 SAMPLES = ROOT.parent / "shared" / "samples"
 ETL_INTERVAL = 30
@@ -263,17 +263,7 @@ class Soak:
         session.headers["x-api-key"] = self.key
         for params in [{}] + filters:
             body = session.get(self.https + "/data", params={**params, "page_size": 1}, verify=self.cert, timeout=30).json()
-            where = ["true"]
-            if "source" in params:
-                where.append(f"source = '{params['source']}'")
-            if "symbol" in params:
-                where.append(f"symbol = upper('{params['symbol']}')")
-            if "asset_id" in params:
-                where.append(f"asset_id = {int(params['asset_id'])}")
-            for name, op in (("since", ">="), ("until", "<")):
-                if name in params:
-                    where.append(f"observed_at {op} '{params[name]}'::timestamptz")
-            counted = int(self.sql("SET TimeZone = 'UTC'; SELECT count(*) FROM market_records WHERE " + " AND ".join(where)))
+            counted = int(self.sql("SET TimeZone = 'UTC'; SELECT count(*) FROM market_records WHERE " + filter_condition(params)))
             if body.get("total") != counted:
                 mismatches += 1
                 print(f"  total mismatch: {params} API {body.get('total')} count(*) {counted}")

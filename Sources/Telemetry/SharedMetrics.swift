@@ -36,6 +36,8 @@ public final class SharedMetrics: @unchecked Sendable {
     private let base: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
     /// Whether `base` is a mapping of the file (unmapped on deinit) or process memory (freed).
     private let mapped: Bool
+    /// This process's slot, found once at registration (-1 before): the cache gauges write there.
+    private let ownSlot = ManagedAtomic<Int>(-1)
 
     /// Maps (creating if needed) the metrics file at `path`. A file left by another layout (an
     /// older release) is replaced: its counters restart, as after a reboot, instead of the
@@ -131,6 +133,7 @@ public final class SharedMetrics: @unchecked Sendable {
                 processSlot(index, 1).store(UInt64(threads), ordering: .releasing)
                 processSlot(index, 2).store(0, ordering: .releasing)
                 processSlot(index, 3).store(0, ordering: .releasing)
+                ownSlot.store(index, ordering: .releasing)
                 return
             }
         }
@@ -143,15 +146,15 @@ public final class SharedMetrics: @unchecked Sendable {
             for field in 1..<SharedMetrics.processStride { processSlot(index, field).store(0, ordering: .releasing) }
             processSlot(index, 0).store(0, ordering: .releasing)
         }
+        ownSlot.store(-1, ordering: .releasing)
     }
 
     /// What this process's page cache holds now (its bytes and entries), for the pool's gauges.
     public func pageCache(bytes: Int, entries: Int) {
-        let pid = UInt64(getpid())
-        for index in 0..<SharedMetrics.processSlots where processSlot(index, 0).load(ordering: .acquiring) == pid {
-            processSlot(index, 2).store(UInt64(max(0, bytes)), ordering: .relaxed)
-            processSlot(index, 3).store(UInt64(max(0, entries)), ordering: .relaxed)
-        }
+        let index = ownSlot.load(ordering: .acquiring)
+        guard index >= 0 else { return }
+        processSlot(index, 2).store(UInt64(max(0, bytes)), ordering: .relaxed)
+        processSlot(index, 3).store(UInt64(max(0, entries)), ordering: .relaxed)
     }
 
     /// The sum of `field` over the responders that are alive now.

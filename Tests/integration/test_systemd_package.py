@@ -262,7 +262,7 @@ def test_on_a_terminal_the_first_key_is_printed_once_and_not_written(container, 
         container.sh("cp -p /tmp/keys.map /etc/kasparro/api-keys.map && systemctl reload nginx")
 
 
-def test_the_cloud_recipe_is_valid_user_data(container, tmp_path):
+def test_the_cloud_recipe_is_valid_user_data(container):
     valid = container.sh("cloud-init schema --config-file /mnt/deploy/cloud-init.yaml", check=False)
     assert valid.returncode == 0 and "Valid cloud-config" in valid.stdout, valid.stdout + valid.stderr
     # The check can fail: a key cloud-init does not know, with a value of the wrong type.

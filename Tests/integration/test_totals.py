@@ -37,18 +37,7 @@ def random_filters(stack, rng: random.Random, count: int) -> list:
 
 
 def expected_total(stack, params: dict) -> int:
-    conditions = ["true"]
-    if "source" in params:
-        conditions.append(f"source = '{params['source']}'")
-    if "symbol" in params:
-        conditions.append(f"upper(symbol) = upper('{params['symbol']}')")
-    if "asset_id" in params:
-        conditions.append(f"asset_id = {params['asset_id']}")
-    if "since" in params:
-        conditions.append(f"observed_at >= '{params['since']}'::timestamptz")
-    if "until" in params:
-        conditions.append(f"observed_at < '{params['until']}'::timestamptz")
-    return int(stack.psql("SELECT count(*) FROM market_records WHERE " + " AND ".join(conditions))[0][0])
+    return int(stack.psql("SELECT count(*) FROM market_records WHERE " + tooling.filter_condition(params))[0][0])
 
 
 def test_totals_equal_count_for_random_filters(stack):
