@@ -47,14 +47,128 @@ public final class Connection {
         let values = ["3", applicationName, conninfo,
                       Connection.sessionOptions(statementTimeoutMS: statementTimeoutMS, genericPlans: genericPlans)]
             + overrides.map(\.1)
-        handle = withCStringArray(keys) { k in withCStringArray(values) { v in PQconnectdbParams(k, v, 1) } }
-        guard let handle, PQstatus(handle) == CONNECTION_OK else {
-            let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+        // Started, not finished, so the notice processor is in place before the server can say
+        // anything: libpq parses what follows the start-up's ReadyForQuery in the same read, and a
+        // FATAL there (a backend terminated just then) would reach libpq's default processor, a raw
+        // line on stderr. Driving the start-up ourselves means doing what PQconnectdbParams does on
+        // a host's `connect_timeout`: go on with the other hosts, here by starting again without it.
+        var remaining: ServerList?  // after a host timed out: the servers still to try
+        while true {
+            let hosts = remaining?.keywords ?? []
             if let handle { PQfinish(handle) }
+            handle = withCStringArray(keys + hosts.map(\.0)) { k in
+                withCStringArray(values + hosts.map(\.1)) { v in PQconnectStartParams(k, v, 1) }
+            }
+            installNoticeProcessor()
+            guard let handle else { throw DatabaseError(.connection, detail: "out of memory") }
+            let outcome = Connection.finishConnecting(handle)
+            if case .connected = outcome { return }
+            if case .timedOut(let host, let port) = outcome {
+                let tried = remaining ?? ServerList(of: handle)
+                let rest = tried.without(host: host, port: port)
+                if rest.count > 0 && rest.count < tried.count {
+                    remaining = rest
+                    continue
+                }
+            }
+            let message = outcome.isTimeout ? "timeout expired" : String(String(cString: PQerrorMessage(handle)).trimmingBlanks())
+            PQfinish(handle)
             self.handle = nil
-            throw DatabaseError(.connection, detail: String(message.trimmingBlanks()))
+            throw DatabaseError(.connection, detail: message)
         }
-        installNoticeProcessor()
+    }
+
+    private enum StartUp {
+        case connected, failed, timedOut(host: String, port: String)
+        var isTimeout: Bool { if case .timedOut = self { true } else { false } }
+    }
+
+    /// A connection's servers as libpq holds them (`host`, `hostaddr` and `port` lists).
+    private struct ServerList {
+        var hosts: [String], addresses: [String], ports: [String]
+        var count: Int { max(hosts.count, addresses.count) }
+
+        init(of handle: OpaquePointer) {
+            let options = Connection.options(of: handle)
+            func list(_ key: String) -> [String] {
+                (options[key] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            }
+            hosts = list("host"); addresses = list("hostaddr"); ports = list("port")
+            let count = max(hosts.count, addresses.count)
+            if ports.count <= 1 { ports = Array(repeating: ports.first ?? "", count: count) }
+        }
+
+        private init(hosts: [String], addresses: [String], ports: [String]) {
+            self.hosts = hosts; self.addresses = addresses; self.ports = ports
+        }
+
+        /// Without the servers libpq names `host` (PQhost: the host, else the address) at `port`.
+        func without(host: String, port: String) -> ServerList {
+            let keep = (0..<count).filter { i in
+                let name = i < hosts.count && !hosts[i].isEmpty ? hosts[i] : (i < addresses.count ? addresses[i] : "")
+                let number = i < ports.count && !ports[i].isEmpty ? ports[i] : "5432"
+                return !(number == port && (name == host || (name.isEmpty && (host.hasPrefix("/") || host == "localhost"))))
+            }
+            func pick(_ list: [String]) -> [String] { list.count == count ? keep.map { list[$0] } : list }
+            return ServerList(hosts: pick(hosts), addresses: pick(addresses), ports: pick(ports))
+        }
+
+        /// libpq keywords naming these servers; they win over the conninfo's own lists.
+        var keywords: [(String, String)] {
+            [("host", hosts.joined(separator: ",")), ("port", ports.joined(separator: ","))]
+                + (addresses.isEmpty ? [] : [("hostaddr", addresses.joined(separator: ","))])
+        }
+    }
+
+    /// The connection's settings as libpq holds them (PQconninfo).
+    private static func options(of handle: OpaquePointer) -> [String: String] {
+        guard let options = PQconninfo(handle) else { return [:] }
+        defer { PQconninfoFree(options) }
+        return values(of: options)
+    }
+
+    /// The keywords that have a value in a libpq option array, and their values.
+    static func values(of options: UnsafeMutablePointer<PQconninfoOption>) -> [String: String] {
+        var values: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { values[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        return values
+    }
+
+    /// Drives a started connection to its end (libpq's PQconnectPoll loop), waiting at most the
+    /// connection's `connect_timeout` (at least 2 s, as libpq reads it; 0 waits) for each address.
+    private static func finishConnecting(_ handle: OpaquePointer) -> StartUp {
+        guard PQstatus(handle) != CONNECTION_BAD else { return .failed }
+        let setting = Int(options(of: handle)["connect_timeout"] ?? "") ?? 0
+        let timeout = setting <= 0 ? Double.infinity : Double(max(setting, 2))
+        func seconds() -> Double {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        }
+        var state = PGRES_POLLING_WRITING
+        var socket = PQsocket(handle)
+        var end = seconds() + timeout
+        while state != PGRES_POLLING_OK {
+            guard state != PGRES_POLLING_FAILED else { return .failed }
+            if PQsocket(handle) != socket {  // the next address or host: its own time
+                socket = PQsocket(handle)
+                end = seconds() + timeout
+            }
+            let left = end - seconds()
+            guard left > 0 else {
+                return .timedOut(host: PQhost(handle).map { String(cString: $0) } ?? "",
+                                 port: PQport(handle).map { String(cString: $0) } ?? "")
+            }
+            var descriptor = pollfd(fd: socket, events: Int16(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(min(left * 1000, 1000).rounded(.up)))
+            if ready < 0 && errno != EINTR { return .failed }
+            if ready > 0 { state = PQconnectPoll(handle) }
+        }
+        return PQstatus(handle) == CONNECTION_OK ? .connected : .failed
     }
 
     /// The session settings sent as libpq's `options`: UTC, no JIT, the statement timeout, and for
@@ -234,12 +348,7 @@ public struct ConnectionTarget: Sendable, Equatable {
             return nil
         }
         defer { PQconninfoFree(options) }
-        var values: [String: String] = [:]
-        var option = options
-        while let keyword = option.pointee.keyword {
-            if let value = option.pointee.val { values[String(cString: keyword)] = String(cString: value) }
-            option += 1
-        }
+        let values = Connection.values(of: options)
         let hosts = (values["host"] ?? values["hostaddr"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         var ports = (values["port"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         // One port applies to every host; none means the default.
