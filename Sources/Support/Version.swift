@@ -1,4 +1,4 @@
 // The product's version: shown by `--version`, `GET /` and the Debian package.
 
 /// kasparro's release version (semantic versioning).
-public let kasparroVersion = "1.8.0"
+public let kasparroVersion = "1.9.0"
