@@ -124,6 +124,28 @@ $$;
 ALTER FUNCTION public.etl_source_totals_recount_runs(sources text[]) OWNER TO kasparro_etl;
 
 --
+-- Name: kasparro_advance_version(); Type: FUNCTION; Schema: public; Owner: kasparro_etl
+--
+
+CREATE FUNCTION public.kasparro_advance_version() RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v bigint;
+BEGIN
+  IF current_setting('kasparro.version_advanced_by', true) IS DISTINCT FROM txid_current()::text THEN
+    UPDATE data_version SET version = version + 1, changed_at = clock_timestamp() RETURNING version INTO v;
+    PERFORM set_config('kasparro.version_advanced_by', txid_current()::text, true);
+    RETURN v;
+  END IF;
+  SELECT version INTO v FROM data_version;
+  RETURN v;
+END
+$$;
+
+ALTER FUNCTION public.kasparro_advance_version() OWNER TO kasparro_etl;
+
+--
 -- Name: kasparro_announce_version(); Type: FUNCTION; Schema: public; Owner: kasparro_etl
 --
 
@@ -171,6 +193,11 @@ BEGIN
     hi := lo + interval '1 month';
   END IF;
   EXECUTE format('CREATE TABLE %I (LIKE %s INCLUDING ALL)', chosen, parent);
+  EXECUTE format('ALTER TABLE %I SET (autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_insert_scale_factor = 0)', chosen);
+  IF parent = 'market_records'::regclass THEN
+    EXECUTE format('CREATE TRIGGER market_records_truncate AFTER TRUNCATE ON %I
+                    FOR EACH STATEMENT EXECUTE FUNCTION market_records_truncated()', chosen);
+  END IF;
   EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                  parent, chosen, lo AT TIME ZONE 'UTC', hi AT TIME ZONE 'UTC');
   RETURN chosen;
@@ -259,11 +286,39 @@ BEGIN
     PERFORM set_config('kasparro.updated', (coalesce(nullif(current_setting('kasparro.updated', true), ''), '0')::bigint
                                             + (SELECT count(*) FROM new_rows))::text, true);
   END IF;
+  IF TG_OP = 'DELETE' THEN
+    IF EXISTS (SELECT FROM old_rows) THEN PERFORM kasparro_advance_version(); END IF;
+  ELSIF EXISTS (SELECT FROM new_rows) THEN
+    PERFORM kasparro_advance_version();
+  END IF;
   RETURN NULL;
 END
 $$;
 
 ALTER FUNCTION public.market_counts_apply() OWNER TO kasparro_etl;
+
+--
+-- Name: market_records_truncated(); Type: FUNCTION; Schema: public; Owner: kasparro_etl
+--
+
+CREATE FUNCTION public.market_records_truncated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  lo timestamptz;
+  hi timestamptz;
+BEGIN
+  SELECT b[1]::timestamptz, b[2]::timestamptz INTO lo, hi
+  FROM pg_class c, regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') AS b
+  WHERE c.oid = TG_RELID;
+  DELETE FROM market_counts_hourly WHERE lo IS NULL OR (bucket >= lo AND bucket < hi);
+  DELETE FROM market_counts_monthly WHERE lo IS NULL OR (bucket >= lo AND bucket < hi);
+  PERFORM kasparro_advance_version();
+  RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION public.market_records_truncated() OWNER TO kasparro_etl;
 
 --
 -- Name: rfc3339(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: kasparro_etl
@@ -1113,6 +1168,12 @@ CREATE TRIGGER market_counts_insert AFTER INSERT ON public.market_records REFERE
 --
 
 CREATE TRIGGER market_counts_update AFTER UPDATE ON public.market_records REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.market_counts_apply();
+
+--
+-- Name: market_records market_records_truncate; Type: TRIGGER; Schema: public; Owner: kasparro_etl
+--
+
+CREATE TRIGGER market_records_truncate AFTER TRUNCATE ON public.market_records FOR EACH STATEMENT EXECUTE FUNCTION public.market_records_truncated();
 
 --
 -- Name: quarantine quarantine_delete; Type: TRIGGER; Schema: public; Owner: kasparro_etl

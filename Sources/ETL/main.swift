@@ -36,7 +36,14 @@ struct Migrate: ParsableCommand {
             logger.warning("migration waits for its locks: a long transaction holds them; readers go on meanwhile",
                            metadata: ["version": "\(version)", "retry_in_s": "\(pause)"])
         }
-        let applied = try migrator.migrate(Migrations.all.filter { $0.version <= (to ?? Int.max) })
+        let applied: [Int]
+        do {
+            applied = try migrator.migrate(Migrations.all.filter { $0.version <= (to ?? Int.max) })
+        } catch let error as DatabaseError {
+            logger.error("migration failed; its transaction rolled back", metadata: [
+                "error": "\(error.debugDescription)", "version": "\((try? migrator.currentVersion()).map { $0 + 1 } ?? 0)"])
+            throw ExitCode(Pipeline.exitFatal)
+        }
         let version = try migrator.currentVersion()
         logger.info("migrations applied", metadata: ["applied": "\(applied)", "version": "\(version)"])
     }
@@ -62,6 +69,7 @@ struct Run: ParsableCommand {
         let pipeline: Pipeline
         do {
             pipeline = try Pipeline(config: config, logger: logger)
+            try requireCurrentSchema(pipeline.database, logger)
             guard try pipeline.lock() else {
                 logger.warning("another ETL invocation is running; nothing done")
                 throw ExitCode(Pipeline.exitBusy)
@@ -161,6 +169,7 @@ struct RetentionCommand: ParsableCommand {
 
     func run() throws {
         let (logger, connection) = try openDatabase()
+        try requireCurrentSchema(connection, logger)
         let config = try loadConfig()
         guard config.retention.isActive else {
             print("retention: nothing to do (RETENTION_MARKET_MONTHS is not set: every record is kept)")
@@ -204,6 +213,7 @@ private func loginName() -> String {
 /// Runs an operator's command; a refusal is one line on stderr and exit 1, a busy ETL exit 75.
 private func administer(_ body: (AssetAdmin) throws -> Void) throws {
     let (logger, connection) = try openDatabase()
+    try requireCurrentSchema(connection, logger)
     do {
         try body(AssetAdmin(connection: connection, logger: logger))
     } catch let error as AssetAdminError {
@@ -341,6 +351,16 @@ private func openDatabase() throws -> (Logger, Connection) {
         logger.error("database unavailable", metadata: ["error": "\(error.debugDescription)"])
         throw ExitCode(Pipeline.exitFatal)
     }
+}
+
+/// Refuses to write to a database whose schema is behind this binary (its writers call what the
+/// newest migration made): during an upgrade the timer's run can come before `migrate` has.
+private func requireCurrentSchema(_ connection: Connection, _ logger: Logger) throws {
+    let found = try Migrator(connection: connection).currentVersion()
+    guard found < Migrations.latest else { return }
+    logger.error("the database schema is behind this kasparro-etl: run `kasparro-etl migrate` first; nothing done",
+                 metadata: ["schema_version": "\(found)", "needed_version": "\(Migrations.latest)"])
+    throw ExitCode(Pipeline.exitFatal)
 }
 
 KasparroETL.main()

@@ -81,6 +81,7 @@ struct KasparroAPI: ParsableCommand {
         let watcher = VersionWatcher(conninfo: conninfo, logger: logger, onRegression: { cache.removeAll() },
                                      onConnect: { metrics.listenerConnected() })
         watcher.start()
+        MemoryTrim.start(logger: logger)
         let router = Router(settings: .init(staleAfterSeconds: staleAfterSeconds, replicaMaxLagSeconds: Double(maxLagSeconds)),
                             logger: logger, metrics: metrics, cache: cache, watcher: watcher, probeConninfo: conninfo)
         let server = try Server(listenFD: fd, threads: threads, logger: logger, onWriteFailure: { metrics.writeFailure() }) {

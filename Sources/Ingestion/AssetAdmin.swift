@@ -228,7 +228,7 @@ public struct AssetAdmin {
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING override_id
             """, [kind, String(asset), String(other), source, sourceID, String(moved), name, reason]).single().get("override_id")
         // The records' asset changed: every responder must drop its cached pages and totals.
-        try connection.query("UPDATE data_version SET version = version + 1, changed_at = clock_timestamp()")
+        try connection.query("SELECT kasparro_advance_version()")
         return Outcome(overrideID: id, rowsMoved: moved, assetID: asset, otherID: other)
     }
 

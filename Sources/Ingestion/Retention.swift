@@ -78,7 +78,7 @@ public struct Retention {
                 try drop(partition, of: "market_records", lockTimeoutMS: lockTimeoutMS, attempts: attempts, alsoRun: [
                     ("DELETE FROM market_counts_hourly WHERE bucket >= $1::timestamptz AND bucket < $2::timestamptz", [from.description, to.description]),
                     ("DELETE FROM market_counts_monthly WHERE bucket >= $1::timestamptz AND bucket < $2::timestamptz", [from.description, to.description]),
-                    ("UPDATE data_version SET version = version + 1, changed_at = clock_timestamp()", []),
+                    ("SELECT kasparro_advance_version()", []),
                 ])
             }
             dropped.append(Dropped(table: "market_records", partition: partition, from: from, to: to, rows: rows))

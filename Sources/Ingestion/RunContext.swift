@@ -102,8 +102,7 @@ final class RunContext {
                               sqlArrayLiteral(checkpoints.map { String($0.lineNo) }), sqlArrayLiteral(checkpoints.map(\.detail))])
                 }
                 if changed.inserted + changed.updated > 0 {
-                    version = try connection.query(
-                        "UPDATE data_version SET version = version + 1, changed_at = clock_timestamp() RETURNING version")
+                    version = try connection.query("SELECT kasparro_advance_version() AS version")
                         .single().get("version")
                 }
                 try connection.query("""

@@ -21,6 +21,8 @@ urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = ROOT.parent / "shared" / "samples"
 STACK = ROOT / "scripts" / "stack.sh"
+# The newest schema migration (one file each, Sources/Store/Migrations/NNN-*.swift).
+LATEST_MIGRATION = max(int(p.name[:3]) for p in (ROOT / "Sources" / "Store" / "Migrations").glob("[0-9][0-9][0-9]-*.swift"))
 
 
 def pytest_configure(config):

@@ -9,7 +9,7 @@ import time
 import uuid
 
 import schema
-from conftest import ROOT, wait_for
+from conftest import LATEST_MIGRATION, ROOT, wait_for
 
 
 def test_docs_schema_sql_is_the_migrated_schema(stack):
@@ -43,7 +43,7 @@ def test_normalise_drops_date_named_partitions_and_session_settings():
 def test_a_responder_waits_for_an_older_schema_then_answers_503_schema_outdated(stack, responder):
     name = "t_" + uuid.uuid4().hex[:10]
     stack.sh("createdb", name)
-    stack.etl("migrate", "--to", "16", database=name)
+    stack.etl("migrate", "--to", str(LATEST_MIGRATION - 1), database=name)
     api = responder(database=name, env={"SCHEMA_WAIT_SECONDS": "1"})
     started = time.monotonic()
     status, head, body = api.get("/data")
@@ -52,7 +52,8 @@ def test_a_responder_waits_for_an_older_schema_then_answers_503_schema_outdated(
     assert json.loads(body)["error"]["code"] == "schema_outdated" and "Retry-After: 5" in head, (head, body)
     assert waited >= 0.9, f"answered after {waited:.2f} s: the responder did not wait for the schema"
     # The log says which version it found and which it needs.
-    assert wait_for(lambda: '"schema_version":"16"' in api.log.read_text() and '"needed_version":"17"' in api.log.read_text(),
+    assert wait_for(lambda: f'"schema_version":"{LATEST_MIGRATION - 1}"' in api.log.read_text()
+                    and f'"needed_version":"{LATEST_MIGRATION}"' in api.log.read_text(),
                     timeout=3), api.log.read_text()[-2000:]
     for path in ("/stats", "/runs"):
         status, _, body = api.get(path)
