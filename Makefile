@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STACK := scripts/stack.sh
 
-.PHONY: help deps venv build up down etl status clean test unit fuzz soak integration system-test schema bench bench-scale install deb key-add key-revoke smoke
+.PHONY: help deps venv build up down etl status clean test unit fuzz soak integration system-test schema bench bench-scale bench-vacuum install deb key-add key-revoke smoke
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
@@ -29,6 +29,7 @@ help:
 	@echo "make smoke   PASS/FAIL checks against the running stack (ingestion, endpoints, kill -9 recovery, rate limits)"
 	@echo "make bench   wrk against the running stack, next to a static file of the same size"
 	@echo "make bench-scale  ROWS (default 3,000,000) synthetic CSV rows through the ETL in a stack of its own, then the API at that size"
+	@echo "make bench-vacuum heap fetches of the newest day with autovacuum alone, before and after migration 18 (synthetic rows)"
 	@echo "make install install binaries, systemd units, nginx site (DESTDIR, PREFIX honoured)"
 	@echo "make deb     build .build-deb/kasparro_VERSION_amd64.deb (checked with lintian)"
 	@echo "make clean   stop and remove .run/ (all local data)"
@@ -69,6 +70,10 @@ bench-scale: build venv
 	BIN_DIR=$(CURDIR)/.build/release ROWS=$(or $(ROWS),3000000) $(PYTHON) scripts/bench_scale.py
 
 # The schema after every migration, from an empty database in a throwaway cluster.
+# Heap fetches of the newest day with autovacuum alone, before and after migration 18 (SYNTHETIC rows).
+bench-vacuum: build venv
+	BIN_DIR=$(CURDIR)/.build/release $(PYTHON) scripts/bench_vacuum.py
+
 schema: build venv
 	BIN_DIR=$(CURDIR)/.build/release $(PYTHON) scripts/schema.py
 

@@ -131,7 +131,10 @@ struct APIIngest {
                     let value = renames.isEmpty ? element.value : SchemaDrift.applying(renames, to: element.value)
                     records.append(try normalize(value, context.now))
                 } catch {
-                    quarantined.append(QuarantinedRecord(stream: stream, locator: id.map { "id=\($0)" } ?? "index=\(index)",
+                    // The snapshot in the locator: each snapshot's rejection of a record is kept (a
+                    // later run's is another record), and a snapshot read again is not kept twice.
+                    quarantined.append(QuarantinedRecord(stream: stream, locator: (id.map { "id=\($0)" } ?? "index=\(index)")
+                                                            + " snapshot=\(snapshot.prefix(16))",
                                                          raw: String(decoding: element.raw, as: UTF8.self), reason: error))
                 }
             }

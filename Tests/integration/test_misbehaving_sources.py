@@ -169,7 +169,8 @@ def test_renamed_field_is_recognised_and_used_and_garbage_is_quarantined(stack, 
     eth = tickers[10]
     stored = stack.psql(f"SELECT market_cap_usd::text FROM market_records WHERE source_id = '{eth['id']}'", stack.db_url(db))
     assert stored == [[str(eth["quotes"]["USD"]["marketCap"])]]
-    reasons = dict(stack.psql("SELECT locator, reason FROM quarantine ORDER BY locator", stack.db_url(db)))
+    reasons = {locator.split(" snapshot=")[0]: reason
+               for locator, reason in stack.psql("SELECT locator, reason FROM quarantine ORDER BY locator", stack.db_url(db))}
     assert reasons[f"id={tickers[0]['id']}"] == "quotes.USD.price: expected a number, got string"
     assert reasons[f"id={tickers[1]['id']}"] == "quotes.USD.volume_24h: negative value -5"
     assert reasons[f"id={tickers[2]['id']}"].startswith("last_updated: implausible timestamp")
@@ -190,6 +191,25 @@ def test_renamed_field_is_recognised_and_used_and_garbage_is_quarantined(stack, 
         fixture_script(stack, [])
         stack.etl("run", "--source", "coinpaprika")
     assert stack.get("/health", key=None).json()["status"] == "healthy"
+
+
+def test_each_snapshot_keeps_its_rejections_once(stack, db):
+    """A record rejected in two different snapshots is two quarantine rows (each run's rejection is
+    kept); the same snapshot fetched again adds none. /stats counts the rows."""
+    tickers = drifted_tickers()
+    for _ in range(2):
+        result, _ = paprika(stack, db, [{"status": 200, "body": tickers}])
+        assert result.returncode == 0
+    url = stack.db_url(db)
+    assert stack.psql("SELECT count(*), count(DISTINCT run_id) FROM quarantine", url) == [["4", "1"]]
+    tickers[10]["quotes"]["USD"]["price"] += 1  # a new snapshot, the same four bad records
+    result, _ = paprika(stack, db, [{"status": 200, "body": tickers}])
+    assert result.returncode == 0
+    rows = stack.psql("SELECT split_part(locator, ' snapshot=', 1), split_part(locator, ' snapshot=', 2), run_id "
+                      "FROM quarantine ORDER BY 1, 3", url)
+    assert len(rows) == 8 and len({r[1] for r in rows}) == 2 and len({r[2] for r in rows}) == 2
+    assert [r[0] for r in rows[::2]] == [r[0] for r in rows[1::2]]  # the same four records, twice
+    assert stack.psql("SELECT quarantined, run_quarantined FROM etl_source_totals WHERE source = 'coinpaprika'", url) == [["8", "8"]]
 
 
 def test_low_confidence_rename_quarantines_instead_of_guessing(stack, db):
