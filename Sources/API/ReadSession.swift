@@ -25,18 +25,26 @@ public final class ReadSession {
     private let standbyEpoch: () -> Int
     /// The connection is on the primary although standbys are preferred, as of this epoch.
     private var onPrimarySince: Int?
+    /// The watcher's servers avoided for their lag, and the epoch that changes with them.
+    private let avoidanceEpoch: () -> Int
+    private let avoidedServers: () -> Set<String>
+    /// The avoidance epoch the connection was last checked against.
+    private var checkedAvoidance = 0
 
     /// Creates a session for `conninfo` (no connection is made yet). `standbyEpoch` (the version
     /// watcher's) tells a session that fell back to the primary when to try a standby again.
     /// `schemaWaitSeconds` bounds the wait for a database behind `Migrations.latest`.
     public init(conninfo: String, logger: Logger, onDatabaseError: @escaping () -> Void = {},
-                standbyEpoch: @escaping () -> Int = { 0 }, schemaWaitSeconds: Double = 2) {
+                standbyEpoch: @escaping () -> Int = { 0 }, avoidanceEpoch: @escaping () -> Int = { 0 },
+                avoidedServers: @escaping () -> Set<String> = { [] }, schemaWaitSeconds: Double = 2) {
         self.conninfo = conninfo
         self.schemaWaitSeconds = schemaWaitSeconds
         self.logger = logger
         self.onDatabaseError = onDatabaseError
         self.prefersStandby = ConnectionTarget.movesToStandbys(conninfo)
         self.standbyEpoch = standbyEpoch
+        self.avoidanceEpoch = avoidanceEpoch
+        self.avoidedServers = avoidedServers
     }
 
     /// Runs `body` with a live connection; connection loss is retried once on a new connection.
@@ -93,7 +101,11 @@ public final class ReadSession {
             // Fell back to the primary while no standby answered, and one answers again: move.
             if let since = onPrimarySince, since != standbyEpoch() {
                 self.connection = nil
+            } else if checkedAvoidance != avoidanceEpoch(), avoidedServers().contains(connection.server) {
+                // Its server lags beyond the bound: leave it for the others (the watcher readmits it).
+                self.connection = nil
             } else {
+                checkedAvoidance = avoidanceEpoch()
                 if !schemaReady { try awaitSchema(connection) }
                 return connection
             }
@@ -101,9 +113,11 @@ public final class ReadSession {
         connection = nil
         schemaReady = false
         let epoch = standbyEpoch()
+        checkedAvoidance = avoidanceEpoch()
         let fresh = try Connection(conninfo: conninfo, applicationName: "kasparro-api",
-                                   statementTimeoutMS: Int(ReadSession.statementTimeoutSeconds * 1000),
-                                   genericPlans: true, onNotice: logger.databaseNotices)
+                                   statementTimeoutMS: Int(ReadSession.statementTimeoutSeconds * 1000), genericPlans: true,
+                                   overrides: checkedAvoidance == 0 ? [] : ConnectionTarget.overrides(conninfo, excluding: avoidedServers()),
+                                   onNotice: logger.databaseNotices)
         // One round trip: the server's role and its schema version.
         let described = try fresh.query("SELECT pg_is_in_recovery() AS standby, \(ReadSession.schemaVersionSQL) AS version").single()
         let standby: Bool = try described.get("standby")

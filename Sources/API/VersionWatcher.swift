@@ -24,6 +24,13 @@ import Synchronization
 /// On a hot standby `LISTEN` is not allowed (and a notification from the primary could arrive
 /// before the standby replayed the commit): there the thread polls its own database's version
 /// every `standbyPoll` instead, and the trust is bounded by that interval.
+///
+/// The same poll measures the standby's replay lag (as /health does: the time since its last
+/// replayed commit while received WAL waits, no longer than the poll has seen it waiting). Beyond
+/// `maxLagSeconds` the server is avoided: the thread and every session leave it for the other
+/// servers of the conninfo (the next standby, else the primary), so what a responder serves is
+/// never more than that far behind the primary. Every `standbyProbe` the thread asks each avoided
+/// server again and readmits it once its lag is back within the bound.
 public final class VersionWatcher: Sendable {
     /// The NOTIFY channel the trigger announces versions on.
     public static let channel = "kasparro_data_version"
@@ -42,12 +49,18 @@ public final class VersionWatcher: Sendable {
     private let standbyProbeNanos: UInt64
     private let epoch = Atomic<Int>(0)
     private let timelineID = Atomic<Int64>(0)
+    private let maxLagSeconds: Double
+    private let avoided = Mutex<Set<String>>([])
+    private let avoidedEpoch = Atomic<Int>(0)
+
+    /// A standby left behind for its lag.
+    private struct Lagging: Error {}
 
     /// Creates a watcher (nothing runs until `start`). `onRegression` is called when the version
     /// goes backwards (the database was restored from a backup): cached pages must be dropped.
     public init(conninfo: String, logger: Logger, heartbeat: Double = 0.5, grace: Double = 0.5,
-                standbyPoll: Double = 0.02, standbyProbe: Double = 5, onRegression: @escaping @Sendable () -> Void = {},
-                onConnect: @escaping @Sendable () -> Void = {}) {
+                standbyPoll: Double = 0.02, standbyProbe: Double = 5, maxLagSeconds: Double = 60,
+                onRegression: @escaping @Sendable () -> Void = {}, onConnect: @escaping @Sendable () -> Void = {}) {
         self.conninfo = conninfo
         self.logger = logger
         self.heartbeatNanos = UInt64(heartbeat * 1e9)
@@ -57,6 +70,39 @@ public final class VersionWatcher: Sendable {
         self.onConnect = onConnect
         self.prefersStandby = ConnectionTarget.movesToStandbys(conninfo)
         self.standbyProbeNanos = UInt64(standbyProbe * 1e9)
+        self.maxLagSeconds = maxLagSeconds
+    }
+
+    /// Changes whenever the set of avoided servers does (one atomic load: sessions check it per request).
+    public var avoidanceEpoch: Int { avoidedEpoch.load(ordering: .acquiring) }
+
+    /// The servers (`Connection.server` keys) avoided for their replay lag.
+    public var avoidedServers: Set<String> { avoided.withLock { $0 } }
+
+    private func avoid(_ server: String, lag: Double) {
+        guard avoided.withLock({ $0.insert(server).inserted }) else { return }
+        avoidedEpoch.add(1, ordering: .releasing)
+        logger.warning("standby lags beyond REPLICA_MAX_LAG_SECONDS: reading from the other servers until it catches up",
+                       metadata: ["lag_s": "\(String(format: "%.1f", lag))", "max_lag_s": "\(maxLagSeconds)"])
+    }
+
+    /// Asks each avoided server for its lag; readmits those back within the bound.
+    private func probeAvoided() {
+        for server in avoidedServers {
+            let parts = server.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, let found = try? Connection(
+                conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 1000,
+                overrides: [("host", parts[0]), ("port", parts[1]), ("target_session_attrs", "any"), ("connect_timeout", "1")]),
+                let row = try? found.query(VersionWatcher.lagSQL).single(),
+                let unreplayed: Int64 = try? row.get("unreplayed"), let sinceReplay: Double? = try? row.optional("since_replay")
+            else { continue }
+            if unreplayed == 0 || (sinceReplay ?? 0) <= maxLagSeconds {
+                avoided.withLock { _ = $0.remove(server) }
+                avoidedEpoch.add(1, ordering: .releasing)
+                epoch.add(1, ordering: .releasing)  // sessions on the primary look for a standby again
+                logger.info("standby caught up: reading from it again", metadata: ["unreplayed_bytes": "\(unreplayed)"])
+            }
+        }
     }
 
     /// The newest data version, when the watcher is sure it is current; nil when it is not (the
@@ -113,6 +159,8 @@ public final class VersionWatcher: Sendable {
                     failing = false
                     backoff = 50_000_000
                 })
+            } catch is Lagging {
+                distrust()  // the next server's first read trusts again
             } catch {
                 distrust()
                 if !failing {
@@ -128,12 +176,24 @@ public final class VersionWatcher: Sendable {
     }
 
     private static let versionSQL = "SELECT version, pg_is_in_recovery() AS standby FROM data_version"
+    /// A standby's version, with what /health's lag is made of.
+    private static let standbyVersionSQL = """
+        SELECT version, pg_is_in_recovery() AS standby,
+               coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint AS unreplayed,
+               extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 AS since_replay
+        FROM data_version
+        """
+    private static let lagSQL = """
+        SELECT coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint AS unreplayed,
+               extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 AS since_replay
+        """
 
     /// One connection's life: returns when stopped (nil) or with a standby's connection to move to
     /// (standbys preferred, this one on the primary); throws when the connection fails.
     private func watch(_ handedOver: Connection?, onConnected: () -> Void) throws -> Connection? {
         let connection = try handedOver
-            ?? Connection(conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 2000)
+            ?? Connection(conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 2000,
+                          overrides: ConnectionTarget.overrides(conninfo, excluding: avoidedServers))
         let first = DispatchTime.now().uptimeNanoseconds
         let described = try connection.query(
             "SELECT pg_is_in_recovery() AS standby, (SELECT timeline_id FROM pg_control_checkpoint())::bigint AS timeline").single()
@@ -149,7 +209,8 @@ public final class VersionWatcher: Sendable {
         if !standby { try connection.execute("LISTEN \(VersionWatcher.channel)") }
         let interval = standby ? standbyPollNanos : heartbeatNanos
         let window = standby ? 2 * standbyPollNanos : heartbeatNanos + graceNanos
-        try heartbeat(connection, standby: standby, sentAt: first, window: window)
+        var waitingSince: UInt64?  // when this thread first saw received WAL waiting for replay
+        try heartbeat(connection, standby: standby, sentAt: first, window: window, waitingSince: &waitingSince)
         if standby { epoch.add(1, ordering: .releasing) }
         onConnect()
         onConnected()
@@ -158,16 +219,20 @@ public final class VersionWatcher: Sendable {
         while !stopped.load(ordering: .relaxed) {
             let now = DispatchTime.now().uptimeNanoseconds
             if now >= next {
-                try heartbeat(connection, standby: standby, sentAt: now, window: window)
+                try heartbeat(connection, standby: standby, sentAt: now, window: window, waitingSince: &waitingSince)
                 next = now + interval
                 continue
             }
-            if !standby && prefersStandby && now >= probe {
-                // On the primary only because no standby answered: is one back? Move there if so
-                // (the trust stays until the standby's own first read replaces it).
+            if now >= probe {
                 probe = now + standbyProbeNanos
-                if let found = try? Connection(conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 2000,
-                                               overrides: [("target_session_attrs", "standby"), ("connect_timeout", "1")]) {
+                if !avoidedServers.isEmpty { probeAvoided() }
+                // On the primary only because no standby answered (or every one lags): is one
+                // back? Move there if so (the trust stays until the standby's own first read
+                // replaces it).
+                if !standby && prefersStandby,
+                   let found = try? Connection(conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 2000,
+                                               overrides: [("target_session_attrs", "standby"), ("connect_timeout", "1")]
+                                                   + ConnectionTarget.overrides(conninfo, excluding: avoidedServers)) {
                     logger.info("a standby answers again: moving the version listener there")
                     return found
                 }
@@ -184,12 +249,27 @@ public final class VersionWatcher: Sendable {
         return nil
     }
 
-    private func heartbeat(_ connection: Connection, standby expected: Bool, sentAt: UInt64, window: UInt64) throws {
-        let row = try connection.query(VersionWatcher.versionSQL).single()
+    private func heartbeat(_ connection: Connection, standby expected: Bool, sentAt: UInt64, window: UInt64,
+                           waitingSince: inout UInt64?) throws {
+        let row = try connection.query(expected ? VersionWatcher.standbyVersionSQL : VersionWatcher.versionSQL).single()
         let standby: Bool = try row.get("standby")
         // A server promoted (or demoted) under the connection: start over in the right mode.
         if standby != expected {
             throw DatabaseError(.connection, detail: "server role changed (pg_is_in_recovery = \(standby))")
+        }
+        if standby {
+            let unreplayed: Int64 = try row.get("unreplayed")
+            if unreplayed > 0 {
+                let since = waitingSince ?? sentAt
+                waitingSince = since
+                let lag = min(try row.optional("since_replay") ?? .infinity, Double(sentAt - since) / 1e9)
+                if lag > maxLagSeconds && prefersStandby {
+                    avoid(connection.server, lag: lag)
+                    throw Lagging()
+                }
+            } else {
+                waitingSince = nil
+            }
         }
         read(try row.get("version"), sentAt: sentAt, window: window)
         // Notifications that arrived with the answer may name a commit made while it ran.

@@ -78,8 +78,8 @@ struct KasparroAPI: ParsableCommand {
             metrics = .inMemory()
         }
         let cache = PageCache(onSize: { bytes, entries in metrics.pageCache(bytes: bytes, entries: entries) })
-        let watcher = VersionWatcher(conninfo: conninfo, logger: logger, onRegression: { cache.removeAll() },
-                                     onConnect: { metrics.listenerConnected() })
+        let watcher = VersionWatcher(conninfo: conninfo, logger: logger, maxLagSeconds: Double(maxLagSeconds),
+                                     onRegression: { cache.removeAll() }, onConnect: { metrics.listenerConnected() })
         watcher.start()
         MemoryTrim.start(logger: logger)
         let router = Router(settings: .init(staleAfterSeconds: staleAfterSeconds, replicaMaxLagSeconds: Double(maxLagSeconds)),
@@ -88,6 +88,8 @@ struct KasparroAPI: ParsableCommand {
             Worker(router: router, session: ReadSession(conninfo: conninfo, logger: logger,
                                                         onDatabaseError: { metrics.databaseError() },
                                                         standbyEpoch: { watcher.standbyEpoch },
+                                                        avoidanceEpoch: { watcher.avoidanceEpoch },
+                                                        avoidedServers: { watcher.avoidedServers },
                                                         schemaWaitSeconds: Double(schemaWaitSeconds)))
         }
         metrics.registerProcess(threads: threads)

@@ -279,6 +279,14 @@ public final class Connection {
     /// The connection's socket, for `poll` (-1 when closed).
     public var socket: Int32 { handle.map { PQsocket($0) } ?? -1 }
 
+    /// The server this connection is on, `host:port` as libpq names it (PQhost, PQport): the key
+    /// `ConnectionTarget.overrides(_:excluding:)` leaves out.
+    public var server: String {
+        guard let handle else { return "" }
+        return ConnectionTarget.key(host: PQhost(handle).map { String(cString: $0) } ?? "",
+                                    port: PQport(handle).map { String(cString: $0) } ?? "")
+    }
+
     /// Reads whatever the server has sent (notifications) without blocking; throws when the
     /// connection broke (the server closed it, or it was terminated).
     public func consumeInput() throws(DatabaseError) {
@@ -355,6 +363,23 @@ public struct ConnectionTarget: Sendable, Equatable {
         if ports.count <= 1 { ports = Array(repeating: ports.first ?? "", count: max(hosts.count, 1)) }
         servers = zip(hosts.isEmpty ? [""] : hosts, ports).map { (host: $0.0, port: $0.1) }
         targetSessionAttrs = values["target_session_attrs"] ?? "any"
+        byAddress = values["hostaddr"] != nil
+    }
+
+    /// The conninfo names its servers by `hostaddr`.
+    let byAddress: Bool
+
+    /// A server's key, `host:port`, with libpq's default port when none is named.
+    public static func key(host: String, port: String) -> String { "\(host):\(port.isEmpty ? "5432" : port)" }
+
+    /// libpq keywords that make `conninfo` name its servers without those in `excluded` (keys as
+    /// `Connection.server` gives them); none when nothing is excluded, when every server would be
+    /// (a connection somewhere beats none), or when the conninfo names servers by `hostaddr`.
+    public static func overrides(_ conninfo: String, excluding excluded: Set<String>) -> [(String, String)] {
+        guard !excluded.isEmpty, let target = ConnectionTarget(conninfo), !target.byAddress else { return [] }
+        let kept = target.servers.filter { !excluded.contains(key(host: $0.host, port: $0.port)) }
+        guard !kept.isEmpty, kept.count < target.servers.count else { return [] }
+        return [("host", kept.map(\.host).joined(separator: ",")), ("port", kept.map(\.port).joined(separator: ","))]
     }
 
     /// Whether sessions should be on a standby when one answers.
