@@ -41,6 +41,7 @@ struct KasparroAPI: ParsableCommand {
     }
 
     func run() throws {
+        MemoryTrim.limitArenas()
         let staleAfterSeconds: Int
         let maxLagSeconds: Int
         let schemaWaitSeconds: Int
