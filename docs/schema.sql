@@ -193,11 +193,6 @@ BEGIN
     hi := lo + interval '1 month';
   END IF;
   EXECUTE format('CREATE TABLE %I (LIKE %s INCLUDING ALL)', chosen, parent);
-  EXECUTE format('ALTER TABLE %I SET (autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_insert_scale_factor = 0)', chosen);
-  IF parent = 'market_records'::regclass THEN
-    EXECUTE format('CREATE TRIGGER market_records_truncate AFTER TRUNCATE ON %I
-                    FOR EACH STATEMENT EXECUTE FUNCTION market_records_truncated()', chosen);
-  END IF;
   EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                  parent, chosen, lo AT TIME ZONE 'UTC', hi AT TIME ZONE 'UTC');
   RETURN chosen;
@@ -240,6 +235,23 @@ $$;
 ALTER FUNCTION public.kasparro_page_records(body bytea, skeleton text, numbers text, ids text[], starts integer[], lengths integer[]) OWNER TO kasparro_etl;
 
 --
+-- Name: kasparro_partition(regclass, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: kasparro_etl
+--
+
+CREATE FUNCTION public.kasparro_partition(parent regclass, prefix text, ts timestamp with time zone, yearly_before timestamp with time zone) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  chosen text := kasparro_ensure_partition(parent, prefix, ts, yearly_before);
+BEGIN
+  PERFORM kasparro_prepare_partition(parent, chosen);
+  RETURN chosen;
+END
+$$;
+
+ALTER FUNCTION public.kasparro_partition(parent regclass, prefix text, ts timestamp with time zone, yearly_before timestamp with time zone) OWNER TO kasparro_etl;
+
+--
 -- Name: kasparro_partitions(regclass); Type: FUNCTION; Schema: public; Owner: kasparro_etl
 --
 
@@ -254,6 +266,28 @@ CREATE FUNCTION public.kasparro_partitions(parent regclass) RETURNS TABLE(partit
 $$;
 
 ALTER FUNCTION public.kasparro_partitions(parent regclass) OWNER TO kasparro_etl;
+
+--
+-- Name: kasparro_prepare_partition(regclass, text); Type: FUNCTION; Schema: public; Owner: kasparro_etl
+--
+
+CREATE FUNCTION public.kasparro_prepare_partition(parent regclass, partition text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF NOT coalesce((SELECT reloptions @> '{autovacuum_vacuum_insert_threshold=10000}' FROM pg_class
+                   WHERE oid = partition::regclass), false) THEN
+    EXECUTE format('ALTER TABLE %I SET (autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_insert_scale_factor = 0)', partition);
+  END IF;
+  IF parent = 'market_records'::regclass
+     AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = partition::regclass AND tgname = 'market_records_truncate') THEN
+    EXECUTE format('CREATE TRIGGER market_records_truncate AFTER TRUNCATE ON %I
+                    FOR EACH STATEMENT EXECUTE FUNCTION market_records_truncated()', partition);
+  END IF;
+END
+$$;
+
+ALTER FUNCTION public.kasparro_prepare_partition(parent regclass, partition text) OWNER TO kasparro_etl;
 
 --
 -- Name: market_counts_apply(); Type: FUNCTION; Schema: public; Owner: kasparro_etl
@@ -286,6 +320,20 @@ BEGIN
     PERFORM set_config('kasparro.updated', (coalesce(nullif(current_setting('kasparro.updated', true), ''), '0')::bigint
                                             + (SELECT count(*) FROM new_rows))::text, true);
   END IF;
+  RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION public.market_counts_apply() OWNER TO kasparro_etl;
+
+--
+-- Name: market_records_changed(); Type: FUNCTION; Schema: public; Owner: kasparro_etl
+--
+
+CREATE FUNCTION public.market_records_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
   IF TG_OP = 'DELETE' THEN
     IF EXISTS (SELECT FROM old_rows) THEN PERFORM kasparro_advance_version(); END IF;
   ELSIF EXISTS (SELECT FROM new_rows) THEN
@@ -295,7 +343,7 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION public.market_counts_apply() OWNER TO kasparro_etl;
+ALTER FUNCTION public.market_records_changed() OWNER TO kasparro_etl;
 
 --
 -- Name: market_records_truncated(); Type: FUNCTION; Schema: public; Owner: kasparro_etl
@@ -308,9 +356,8 @@ DECLARE
   lo timestamptz;
   hi timestamptz;
 BEGIN
-  SELECT b[1]::timestamptz, b[2]::timestamptz INTO lo, hi
-  FROM pg_class c, regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') AS b
-  WHERE c.oid = TG_RELID;
+  -- No bounds for the table itself: everything goes.
+  SELECT p.lo, p.hi INTO lo, hi FROM kasparro_partitions('market_records') p WHERE p.partition = TG_TABLE_NAME;
   DELETE FROM market_counts_hourly WHERE lo IS NULL OR (bucket >= lo AND bucket < hi);
   DELETE FROM market_counts_monthly WHERE lo IS NULL OR (bucket >= lo AND bucket < hi);
   PERFORM kasparro_advance_version();
@@ -1174,6 +1221,24 @@ CREATE TRIGGER market_counts_update AFTER UPDATE ON public.market_records REFERE
 --
 
 CREATE TRIGGER market_records_truncate AFTER TRUNCATE ON public.market_records FOR EACH STATEMENT EXECUTE FUNCTION public.market_records_truncated();
+
+--
+-- Name: market_records market_records_version_delete; Type: TRIGGER; Schema: public; Owner: kasparro_etl
+--
+
+CREATE TRIGGER market_records_version_delete AFTER DELETE ON public.market_records REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.market_records_changed();
+
+--
+-- Name: market_records market_records_version_insert; Type: TRIGGER; Schema: public; Owner: kasparro_etl
+--
+
+CREATE TRIGGER market_records_version_insert AFTER INSERT ON public.market_records REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.market_records_changed();
+
+--
+-- Name: market_records market_records_version_update; Type: TRIGGER; Schema: public; Owner: kasparro_etl
+--
+
+CREATE TRIGGER market_records_version_update AFTER UPDATE ON public.market_records REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.market_records_changed();
 
 --
 -- Name: quarantine quarantine_delete; Type: TRIGGER; Schema: public; Owner: kasparro_etl

@@ -89,10 +89,12 @@ public final class VersionWatcher: Sendable {
     /// Asks each avoided server for its lag; readmits those back within the bound.
     private func probeAvoided() {
         for server in avoidedServers {
-            let parts = server.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 2, let found = try? Connection(
+            // The conninfo without every other server: this one alone.
+            let others = Set((ConnectionTarget(conninfo)?.servers ?? []).map { ConnectionTarget.key(host: $0.host, port: $0.port) })
+                .subtracting([server])
+            guard let found = try? Connection(
                 conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 1000,
-                overrides: [("host", parts[0]), ("port", parts[1]), ("target_session_attrs", "any"), ("connect_timeout", "1")]),
+                overrides: ConnectionTarget.overrides(conninfo, excluding: others) + [("target_session_attrs", "any"), ("connect_timeout", "1")]),
                 let row = try? found.query(VersionWatcher.lagSQL).single(),
                 let unreplayed: Int64 = try? row.get("unreplayed"), let sinceReplay: Double? = try? row.optional("since_replay")
             else { continue }

@@ -31,7 +31,7 @@ final class Partitions {
         for month in Set(months) where !known.contains(table + month.description) { missing.append(month) }
         guard !missing.isEmpty else { return }
         try connection.query("""
-            SELECT kasparro_ensure_partition($1::text::regclass, $1::text, m, \(yearly ? Partitions.yearlyBefore : "NULL"))
+            SELECT kasparro_partition($1::text::regclass, $1::text, m, \(yearly ? Partitions.yearlyBefore : "NULL"))
             FROM unnest($2::timestamptz[]) AS m ORDER BY m
             """, [table, sqlArrayLiteral(missing.sorted().map(\.description))])
         for month in missing { known.insert(table + month.description) }

@@ -52,9 +52,9 @@ public final class Connection {
         // FATAL there (a backend terminated just then) would reach libpq's default processor, a raw
         // line on stderr. Driving the start-up ourselves means doing what PQconnectdbParams does on
         // a host's `connect_timeout`: go on with the other hosts, here by starting again without it.
-        var remaining: ServerList?  // after a host timed out: the servers still to try
+        var timedOut: Set<String> = []
+        var hosts: [(String, String)] = []  // after a host timed out: the others, as libpq keywords
         while true {
-            let hosts = remaining?.keywords ?? []
             if let handle { PQfinish(handle) }
             handle = withCStringArray(keys + hosts.map(\.0)) { k in
                 withCStringArray(values + hosts.map(\.1)) { v in PQconnectStartParams(k, v, 1) }
@@ -63,13 +63,10 @@ public final class Connection {
             guard let handle else { throw DatabaseError(.connection, detail: "out of memory") }
             let outcome = Connection.finishConnecting(handle)
             if case .connected = outcome { return }
-            if case .timedOut(let host, let port) = outcome {
-                let tried = remaining ?? ServerList(of: handle)
-                let rest = tried.without(host: host, port: port)
-                if rest.count > 0 && rest.count < tried.count {
-                    remaining = rest
-                    continue
-                }
+            if case .timedOut(let server) = outcome {
+                timedOut.insert(server)
+                hosts = ConnectionTarget(values: Connection.options(of: handle)).overrides(excluding: timedOut)
+                if !hosts.isEmpty { continue }
             }
             let message = outcome.isTimeout ? "timeout expired" : String(String(cString: PQerrorMessage(handle)).trimmingBlanks())
             PQfinish(handle)
@@ -79,45 +76,8 @@ public final class Connection {
     }
 
     private enum StartUp {
-        case connected, failed, timedOut(host: String, port: String)
+        case connected, failed, timedOut(server: String)
         var isTimeout: Bool { if case .timedOut = self { true } else { false } }
-    }
-
-    /// A connection's servers as libpq holds them (`host`, `hostaddr` and `port` lists).
-    private struct ServerList {
-        var hosts: [String], addresses: [String], ports: [String]
-        var count: Int { max(hosts.count, addresses.count) }
-
-        init(of handle: OpaquePointer) {
-            let options = Connection.options(of: handle)
-            func list(_ key: String) -> [String] {
-                (options[key] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            }
-            hosts = list("host"); addresses = list("hostaddr"); ports = list("port")
-            let count = max(hosts.count, addresses.count)
-            if ports.count <= 1 { ports = Array(repeating: ports.first ?? "", count: count) }
-        }
-
-        private init(hosts: [String], addresses: [String], ports: [String]) {
-            self.hosts = hosts; self.addresses = addresses; self.ports = ports
-        }
-
-        /// Without the servers libpq names `host` (PQhost: the host, else the address) at `port`.
-        func without(host: String, port: String) -> ServerList {
-            let keep = (0..<count).filter { i in
-                let name = i < hosts.count && !hosts[i].isEmpty ? hosts[i] : (i < addresses.count ? addresses[i] : "")
-                let number = i < ports.count && !ports[i].isEmpty ? ports[i] : "5432"
-                return !(number == port && (name == host || (name.isEmpty && (host.hasPrefix("/") || host == "localhost"))))
-            }
-            func pick(_ list: [String]) -> [String] { list.count == count ? keep.map { list[$0] } : list }
-            return ServerList(hosts: pick(hosts), addresses: pick(addresses), ports: pick(ports))
-        }
-
-        /// libpq keywords naming these servers; they win over the conninfo's own lists.
-        var keywords: [(String, String)] {
-            [("host", hosts.joined(separator: ",")), ("port", ports.joined(separator: ","))]
-                + (addresses.isEmpty ? [] : [("hostaddr", addresses.joined(separator: ","))])
-        }
     }
 
     /// The connection's settings as libpq holds them (PQconninfo).
@@ -159,10 +119,7 @@ public final class Connection {
                 end = seconds() + timeout
             }
             let left = end - seconds()
-            guard left > 0 else {
-                return .timedOut(host: PQhost(handle).map { String(cString: $0) } ?? "",
-                                 port: PQport(handle).map { String(cString: $0) } ?? "")
-            }
+            guard left > 0 else { return .timedOut(server: server(of: handle)) }
             var descriptor = pollfd(fd: socket, events: Int16(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), revents: 0)
             let ready = poll(&descriptor, 1, Int32(min(left * 1000, 1000).rounded(.up)))
             if ready < 0 && errno != EINTR { return .failed }
@@ -281,10 +238,11 @@ public final class Connection {
 
     /// The server this connection is on, `host:port` as libpq names it (PQhost, PQport): the key
     /// `ConnectionTarget.overrides(_:excluding:)` leaves out.
-    public var server: String {
-        guard let handle else { return "" }
-        return ConnectionTarget.key(host: PQhost(handle).map { String(cString: $0) } ?? "",
-                                    port: PQport(handle).map { String(cString: $0) } ?? "")
+    public var server: String { handle.map(Connection.server(of:)) ?? "" }
+
+    private static func server(of handle: OpaquePointer) -> String {
+        ConnectionTarget.key(host: PQhost(handle).map { String(cString: $0) } ?? "",
+                             port: PQport(handle).map { String(cString: $0) } ?? "")
     }
 
     /// Reads whatever the server has sent (notifications) without blocking; throws when the
@@ -356,30 +314,49 @@ public struct ConnectionTarget: Sendable, Equatable {
             return nil
         }
         defer { PQconninfoFree(options) }
-        let values = Connection.values(of: options)
-        let hosts = (values["host"] ?? values["hostaddr"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        var ports = (values["port"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        // One port applies to every host; none means the default.
-        if ports.count <= 1 { ports = Array(repeating: ports.first ?? "", count: max(hosts.count, 1)) }
-        servers = zip(hosts.isEmpty ? [""] : hosts, ports).map { (host: $0.0, port: $0.1) }
-        targetSessionAttrs = values["target_session_attrs"] ?? "any"
-        byAddress = values["hostaddr"] != nil
+        self.init(values: Connection.values(of: options))
     }
 
-    /// The conninfo names its servers by `hostaddr`.
-    let byAddress: Bool
+    /// From libpq's keyword values (a parsed conninfo, or a connection's own: `PQconninfo`).
+    init(values: [String: String]) {
+        func list(_ key: String) -> [String] {
+            values[key].map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
+        }
+        let hosts = list("host"), addresses = list("hostaddr")
+        let count = max(hosts.count, addresses.count, 1)
+        var ports = list("port")
+        // One port applies to every host; none means the default.
+        if ports.count <= 1 { ports = Array(repeating: ports.first ?? "", count: count) }
+        servers = (0..<min(count, ports.count)).map { i in
+            (host: i < hosts.count && !hosts[i].isEmpty ? hosts[i] : (i < addresses.count ? addresses[i] : ""), port: ports[i])
+        }
+        hostList = hosts
+        addressList = addresses
+        targetSessionAttrs = values["target_session_attrs"] ?? "any"
+    }
 
-    /// A server's key, `host:port`, with libpq's default port when none is named.
+    /// The conninfo's `host` and `hostaddr` lists as given (either may be empty).
+    private let hostList: [String]
+    private let addressList: [String]
+
+    /// A server's key, `host:port` (the host, else its address), with libpq's default port when
+    /// none is named: what `Connection.server` gives.
     public static func key(host: String, port: String) -> String { "\(host):\(port.isEmpty ? "5432" : port)" }
 
-    /// libpq keywords that make `conninfo` name its servers without those in `excluded` (keys as
-    /// `Connection.server` gives them); none when nothing is excluded, when every server would be
-    /// (a connection somewhere beats none), or when the conninfo names servers by `hostaddr`.
+    /// libpq keywords that make `conninfo` name its servers without those in `excluded`; none when
+    /// nothing of it is excluded, or when every server would be (a connection somewhere beats none).
     public static func overrides(_ conninfo: String, excluding excluded: Set<String>) -> [(String, String)] {
-        guard !excluded.isEmpty, let target = ConnectionTarget(conninfo), !target.byAddress else { return [] }
-        let kept = target.servers.filter { !excluded.contains(key(host: $0.host, port: $0.port)) }
-        guard !kept.isEmpty, kept.count < target.servers.count else { return [] }
-        return [("host", kept.map(\.host).joined(separator: ",")), ("port", kept.map(\.port).joined(separator: ","))]
+        guard !excluded.isEmpty, let target = ConnectionTarget(conninfo) else { return [] }
+        return target.overrides(excluding: excluded)
+    }
+
+    func overrides(excluding excluded: Set<String>) -> [(String, String)] {
+        let kept = servers.indices.filter { !excluded.contains(ConnectionTarget.key(host: servers[$0].host, port: servers[$0].port)) }
+        guard !kept.isEmpty, kept.count < servers.count else { return [] }
+        func joined(_ list: [String]) -> String { kept.map { $0 < list.count ? list[$0] : "" }.joined(separator: ",") }
+        return [("port", joined(servers.map(\.port)))]
+            + (hostList.isEmpty ? [] : [("host", joined(hostList))])
+            + (addressList.isEmpty ? [] : [("hostaddr", joined(addressList))])
     }
 
     /// Whether sessions should be on a standby when one answers.

@@ -14,15 +14,18 @@ final class ConnectionTargetTests: XCTestCase {
     func testOverridesLeaveTheExcludedServersOut() {
         let conninfo = "postgresql://api@s1:5433,s2:5434,p:5432/kasparro?target_session_attrs=prefer-standby"
         XCTAssertTrue(ConnectionTarget.overrides(conninfo, excluding: []).isEmpty)
-        let without = ConnectionTarget.overrides(conninfo, excluding: ["s1:5433"])
-        XCTAssertEqual(without.map(\.0), ["host", "port"])
-        XCTAssertEqual(without.map(\.1), ["s2,p", "5434,5432"])
+        let without = Dictionary(uniqueKeysWithValues: ConnectionTarget.overrides(conninfo, excluding: ["s1:5433"]))
+        XCTAssertEqual(without, ["host": "s2,p", "port": "5434,5432"])
         // A server the conninfo does not name changes nothing; excluding every one neither.
         XCTAssertTrue(ConnectionTarget.overrides(conninfo, excluding: ["other:5432"]).isEmpty)
         XCTAssertTrue(ConnectionTarget.overrides(conninfo, excluding: ["s1:5433", "s2:5434", "p:5432"]).isEmpty)
         // The default port is libpq's.
-        XCTAssertEqual(ConnectionTarget.overrides("host=a,b dbname=k", excluding: ["a:5432"]).map(\.1), ["b", ""])
-        // Servers named by address are left to libpq as they are.
-        XCTAssertTrue(ConnectionTarget.overrides("hostaddr=10.0.0.1,10.0.0.2 dbname=k", excluding: ["10.0.0.1:5432"]).isEmpty)
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: ConnectionTarget.overrides("host=a,b dbname=k", excluding: ["a:5432"])),
+                       ["host": "b", "port": ""])
+        // Servers named by address (what PQhost gives when there is no host name) keep their lists aligned.
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: ConnectionTarget.overrides(
+            "hostaddr=10.0.0.1,10.0.0.2 port=1,2 dbname=k", excluding: ["10.0.0.1:1"])), ["hostaddr": "10.0.0.2", "port": "2"])
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: ConnectionTarget.overrides(
+            "host=a,b hostaddr=10.0.0.1,10.0.0.2 dbname=k", excluding: ["b:5432"])), ["host": "a", "hostaddr": "10.0.0.1", "port": ""])
     }
 }

@@ -24,7 +24,7 @@ final class MigrationChecksumTests: XCTestCase {
         15: "73143ecb29983b2f32021bc4ccb0fa7fc343dc23a7b1ad26aabc1ad2ca131e36",
         16: "9ec86bf1e5c4aec0ea9f6db0db5bea7f089e91e7c7ac603aa8350f79e114c65c",
         17: "8945ab33de3eabcc6811bff6cea45f5c748ae44095bcfcfad449d70da972239d",
-        18: "0f7039f70e3e05658cf6ef53f039642d7b3ec73b3f7b9647c3554aa330d89f85",
+        18: "bb189a69354fccfc0d29182cb2e64543f750885d18e2ffb3dfa18e0bfaa125a5",
     ]
 
     func testReleasedMigrationsKeepTheirExactBytes() throws {

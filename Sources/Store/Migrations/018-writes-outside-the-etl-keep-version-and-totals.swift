@@ -22,33 +22,11 @@ extension Migrations {
     END
     $fn$;
 
-    -- Migration 5's rollup upkeep, and the version advanced when the statement changed a row (an
-    -- upsert that found every row unchanged changes none, and cached pages stay).
-    CREATE OR REPLACE FUNCTION market_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    -- The version advanced when a statement changed a row (an upsert that found every row
+    -- unchanged changes none, and cached pages stay). Beside migration 5's rollup triggers, which
+    -- fire first (by name) and share the same transition tables.
+    CREATE FUNCTION market_records_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
     BEGIN
-      IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO market_counts_hourly AS c (bucket, source, n)
-        SELECT date_trunc('hour', observed_at, 'UTC'), source, -count(*) FROM old_rows GROUP BY 1, 2
-        ON CONFLICT (bucket, source) DO UPDATE SET n = c.n + EXCLUDED.n;
-        INSERT INTO market_counts_monthly AS c (bucket, source, asset_id, symbol, n)
-        SELECT date_trunc('month', observed_at, 'UTC'), source, asset_id, upper(symbol), -count(*) FROM old_rows GROUP BY 1, 2, 3, 4
-        ON CONFLICT (bucket, source, asset_id, symbol) DO UPDATE SET n = c.n + EXCLUDED.n;
-      END IF;
-      IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO market_counts_hourly AS c (bucket, source, n)
-        SELECT date_trunc('hour', observed_at, 'UTC'), source, count(*) FROM new_rows GROUP BY 1, 2
-        ON CONFLICT (bucket, source) DO UPDATE SET n = c.n + EXCLUDED.n;
-        INSERT INTO market_counts_monthly AS c (bucket, source, asset_id, symbol, n)
-        SELECT date_trunc('month', observed_at, 'UTC'), source, asset_id, upper(symbol), count(*) FROM new_rows GROUP BY 1, 2, 3, 4
-        ON CONFLICT (bucket, source, asset_id, symbol) DO UPDATE SET n = c.n + EXCLUDED.n;
-      END IF;
-      IF TG_OP = 'INSERT' THEN
-        PERFORM set_config('kasparro.inserted', (coalesce(nullif(current_setting('kasparro.inserted', true), ''), '0')::bigint
-                                                 + (SELECT count(*) FROM new_rows))::text, true);
-      ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM set_config('kasparro.updated', (coalesce(nullif(current_setting('kasparro.updated', true), ''), '0')::bigint
-                                                + (SELECT count(*) FROM new_rows))::text, true);
-      END IF;
       IF TG_OP = 'DELETE' THEN
         IF EXISTS (SELECT FROM old_rows) THEN PERFORM kasparro_advance_version(); END IF;
       ELSIF EXISTS (SELECT FROM new_rows) THEN
@@ -57,6 +35,12 @@ extension Migrations {
       RETURN NULL;
     END
     $fn$;
+    CREATE TRIGGER market_records_version_insert AFTER INSERT ON market_records
+      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION market_records_changed();
+    CREATE TRIGGER market_records_version_update AFTER UPDATE ON market_records
+      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION market_records_changed();
+    CREATE TRIGGER market_records_version_delete AFTER DELETE ON market_records
+      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION market_records_changed();
 
     -- A TRUNCATE fires no row or statement trigger of the three above: the rollups kept counting
     -- rows that were gone. Truncating the table empties them; truncating one partition (which
@@ -66,9 +50,8 @@ extension Migrations {
       lo timestamptz;
       hi timestamptz;
     BEGIN
-      SELECT b[1]::timestamptz, b[2]::timestamptz INTO lo, hi
-      FROM pg_class c, regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') AS b
-      WHERE c.oid = TG_RELID;
+      -- No bounds for the table itself: everything goes.
+      SELECT p.lo, p.hi INTO lo, hi FROM kasparro_partitions('market_records') p WHERE p.partition = TG_TABLE_NAME;
       DELETE FROM market_counts_hourly WHERE lo IS NULL OR (bucket >= lo AND bucket < hi);
       DELETE FROM market_counts_monthly WHERE lo IS NULL OR (bucket >= lo AND bucket < hi);
       PERFORM kasparro_advance_version();
@@ -83,62 +66,36 @@ extension Migrations {
     -- all-visible, and the index-only counts and key skips of the most-asked recent ranges
     -- fetched heap pages. Each partition is vacuumed every 10,000 rows inserted instead (storage
     -- parameters are per partition: PostgreSQL 15 refuses them on a partitioned table and a
-    -- partition does not inherit them). Migration 5's function, and both settings on each new
-    -- partition; a market partition also gets the TRUNCATE trigger (statement triggers are not
-    -- cloned to partitions).
-    CREATE OR REPLACE FUNCTION kasparro_ensure_partition(parent regclass, prefix text, ts timestamptz, yearly_before timestamptz)
+    -- partition does not inherit them); a market partition also gets the TRUNCATE trigger
+    -- (statement triggers are not cloned to partitions). Done to a partition that lacks them, so
+    -- it also mends one made meanwhile by the previous release's ETL.
+    CREATE FUNCTION kasparro_prepare_partition(parent regclass, partition text) RETURNS void LANGUAGE plpgsql AS $fn$
+    BEGIN
+      IF NOT coalesce((SELECT reloptions @> '{autovacuum_vacuum_insert_threshold=10000}' FROM pg_class
+                       WHERE oid = partition::regclass), false) THEN
+        EXECUTE format('ALTER TABLE %I SET (autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_insert_scale_factor = 0)', partition);
+      END IF;
+      IF parent = 'market_records'::regclass
+         AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = partition::regclass AND tgname = 'market_records_truncate') THEN
+        EXECUTE format('CREATE TRIGGER market_records_truncate AFTER TRUNCATE ON %I
+                        FOR EACH STATEMENT EXECUTE FUNCTION market_records_truncated()', partition);
+      END IF;
+    END
+    $fn$;
+
+    -- What the ETL calls from now on: migration 5's kasparro_ensure_partition, then the above.
+    CREATE FUNCTION kasparro_partition(parent regclass, prefix text, ts timestamptz, yearly_before timestamptz)
     RETURNS text LANGUAGE plpgsql AS $fn$
     DECLARE
-      utc timestamp := ts AT TIME ZONE 'UTC';
-      year_name text := prefix || '_y' || to_char(utc, 'YYYY');
-      month_name text := prefix || '_m' || to_char(utc, 'YYYYMM');
-      chosen text;
-      lo timestamp;
-      hi timestamp;
+      chosen text := kasparro_ensure_partition(parent, prefix, ts, yearly_before);
     BEGIN
-      IF to_regclass(year_name) IS NOT NULL THEN RETURN year_name; END IF;
-      IF to_regclass(month_name) IS NOT NULL THEN RETURN month_name; END IF;
-      PERFORM pg_advisory_xact_lock(7461003);
-      IF to_regclass(year_name) IS NOT NULL THEN RETURN year_name; END IF;
-      IF to_regclass(month_name) IS NOT NULL THEN RETURN month_name; END IF;
-      IF yearly_before IS NOT NULL
-         AND (date_trunc('year', utc) + interval '1 year') AT TIME ZONE 'UTC' <= yearly_before
-         AND NOT EXISTS (SELECT 1 FROM pg_class WHERE relkind = 'r'
-                         AND relname LIKE replace(prefix, '_', '\_') || '\_m' || to_char(utc, 'YYYY') || '__') THEN
-        chosen := year_name;
-        lo := date_trunc('year', utc);
-        hi := lo + interval '1 year';
-      ELSE
-        chosen := month_name;
-        lo := date_trunc('month', utc);
-        hi := lo + interval '1 month';
-      END IF;
-      EXECUTE format('CREATE TABLE %I (LIKE %s INCLUDING ALL)', chosen, parent);
-      EXECUTE format('ALTER TABLE %I SET (autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_insert_scale_factor = 0)', chosen);
-      IF parent = 'market_records'::regclass THEN
-        EXECUTE format('CREATE TRIGGER market_records_truncate AFTER TRUNCATE ON %I
-                        FOR EACH STATEMENT EXECUTE FUNCTION market_records_truncated()', chosen);
-      END IF;
-      EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
-                     parent, chosen, lo AT TIME ZONE 'UTC', hi AT TIME ZONE 'UTC');
+      PERFORM kasparro_prepare_partition(parent, chosen);
       RETURN chosen;
     END
     $fn$;
 
-    -- The partitions there already.
-    DO $do$
-    DECLARE
-      p record;
-    BEGIN
-      FOR p IN SELECT 'market_records' AS parent, partition FROM kasparro_partitions('market_records')
-               UNION ALL SELECT 'raw_api_pages', partition FROM kasparro_partitions('raw_api_pages') LOOP
-        EXECUTE format('ALTER TABLE %I SET (autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_insert_scale_factor = 0)', p.partition);
-        IF p.parent = 'market_records' THEN
-          EXECUTE format('CREATE TRIGGER market_records_truncate AFTER TRUNCATE ON %I
-                          FOR EACH STATEMENT EXECUTE FUNCTION market_records_truncated()', p.partition);
-        END IF;
-      END LOOP;
-    END
-    $do$;
+    SELECT kasparro_prepare_partition(parent, partition)
+    FROM (SELECT 'market_records'::regclass AS parent, partition FROM kasparro_partitions('market_records')
+          UNION ALL SELECT 'raw_api_pages'::regclass, partition FROM kasparro_partitions('raw_api_pages')) p;
     """#)
 }
