@@ -9,6 +9,52 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ACME_SERVER = "https://localhost:14000/dir"
+ISSUING_ROOT = "/etc/pebble/issuing-root.pem"
+
+# Debian's pebble, an ACME CA for tests, on the container's loopback. Its own HTTPS listener gets a
+# certificate from a throwaway CA that the container trusts (so certbot talks to it, as it would
+# to a private ACME CA); it validates HTTP-01 on port 80 of the name, which /etc/hosts points here.
+PEBBLE = r"""
+install -d /etc/pebble && cd /etc/pebble
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30     -subj '/CN=pebble listener CA (kasparro tests)' -keyout ca.key -out ca.pem 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost     -keyout key.pem -out listener.csr 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1
+' >san.ext
+openssl x509 -req -in listener.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile san.ext     -out cert.pem 2>/dev/null
+cp ca.pem /usr/local/share/ca-certificates/pebble-listener-test.crt
+update-ca-certificates >/dev/null 2>&1
+cat >pebble-config.json <<'JSON'
+{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
+            "certificate": "/etc/pebble/cert.pem", "privateKey": "/etc/pebble/key.pem",
+            "httpPort": 80, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+JSON
+systemd-run --unit=pebble --setenv=PEBBLE_VA_NOSLEEP=1 --setenv=PEBBLE_WFE_NONCEREJECT=0     /usr/bin/pebble -config /etc/pebble/pebble-config.json >/dev/null 2>&1
+for i in $(seq 100); do curl -sf https://localhost:14000/dir >/dev/null && break; sleep 0.1; done
+curl -sf https://localhost:15000/roots/0 >/etc/pebble/issuing-root.pem
+"""
+
+
+def acme_ca(server_name: str) -> str:
+    """A script that starts PEBBLE in the container and points `server_name` at the container."""
+    return PEBBLE + f"echo '127.0.0.1 {server_name}' >>/etc/hosts\n"
+
+
+def adapted_install_steps(operations: str, server_name: str) -> str:
+    """The install-steps block of an operations.md text, with the test's server name (acme_ca
+    points it at the container), e-mail, price directory (/mnt/csv) and ACME CA (PEBBLE)
+    in place of the documented ones."""
+    block = operations.split("<!-- install-steps: begin -->", 1)[1].split("<!-- install-steps: end -->", 1)[0]
+    block = block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
+    for documented in ("api.example.com", "ops@example.com", "/srv/prices"):
+        assert documented in block, f"the install steps no longer name {documented}"
+    block = (block.replace("api.example.com", server_name).replace("ops@example.com", "ops@kasparro.test")
+             .replace("/srv/prices", "/mnt/csv"))
+    lines = block.splitlines()
+    setup = [i for i, line in enumerate(lines) if line.startswith("kasparro-setup ")]
+    assert len(setup) == 1, block
+    lines[setup[0]] += f" --acme-server {ACME_SERVER}"
+    return "\n".join(lines) + "\n"
 
 
 class Container:

@@ -16,36 +16,11 @@ import time
 import pytest
 
 from conftest import ROOT, SAMPLES
-from systemd_container import booted
+from systemd_container import ACME_SERVER, ISSUING_ROOT, acme_ca, adapted_install_steps, booted
 
 DEB_DIR = ROOT / ".build-deb"
 SERVER_NAME = "api.kasparro.test"
-ACME_SERVER = "https://localhost:14000/dir"
-ISSUING_ROOT = "/etc/pebble/issuing-root.pem"
 SETUP = f"kasparro-setup --server-name {SERVER_NAME} --email ops@kasparro.test --prices /mnt/csv --acme-server {ACME_SERVER}"
-
-# Debian's pebble, an ACME CA for tests, on the container's loopback. Its own HTTPS listener gets a
-# certificate from a throwaway CA that the container trusts (so certbot talks to it, as it would
-# to a private ACME CA); it validates HTTP-01 on port 80 of the name, which /etc/hosts points here.
-PEBBLE = r"""
-install -d /etc/pebble && cd /etc/pebble
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30     -subj '/CN=pebble listener CA (kasparro tests)' -keyout ca.key -out ca.pem 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost     -keyout key.pem -out listener.csr 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1
-' >san.ext
-openssl x509 -req -in listener.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile san.ext     -out cert.pem 2>/dev/null
-cp ca.pem /usr/local/share/ca-certificates/pebble-listener-test.crt
-update-ca-certificates >/dev/null 2>&1
-cat >pebble-config.json <<'JSON'
-{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
-            "certificate": "/etc/pebble/cert.pem", "privateKey": "/etc/pebble/key.pem",
-            "httpPort": 80, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
-JSON
-systemd-run --unit=pebble --setenv=PEBBLE_VA_NOSLEEP=1 --setenv=PEBBLE_WFE_NONCEREJECT=0     /usr/bin/pebble -config /etc/pebble/pebble-config.json >/dev/null 2>&1
-for i in $(seq 100); do curl -sf https://localhost:14000/dir >/dev/null && break; sleep 0.1; done
-curl -sf https://localhost:15000/roots/0 >/etc/pebble/issuing-root.pem
-echo "127.0.0.1 api.kasparro.test" >>/etc/hosts
-"""
 
 # What kasparro-setup may change, as one digest: files and links under /etc/kasparro, /etc/nginx,
 # /etc/letsencrypt and the webroot (modes and targets too), pg_hba.conf, the roles with their
@@ -69,20 +44,8 @@ def version() -> str:
 
 
 def install_steps() -> str:
-    """The install steps of docs/operations.md, with the test's server name, e-mail, price
-    directory and ACME CA in place of the documented ones."""
-    operations = (ROOT / "docs" / "operations.md").read_text()
-    block = operations.split("<!-- install-steps: begin -->", 1)[1].split("<!-- install-steps: end -->", 1)[0]
-    block = block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
-    for documented in ("api.example.com", "ops@example.com", "/srv/prices"):
-        assert documented in block, f"the install steps no longer name {documented}"
-    block = (block.replace("api.example.com", SERVER_NAME).replace("ops@example.com", "ops@kasparro.test")
-             .replace("/srv/prices", "/mnt/csv"))
-    lines = block.splitlines()
-    setup = [i for i, line in enumerate(lines) if line.startswith("kasparro-setup ")]
-    assert len(setup) == 1, block
-    lines[setup[0]] += f" --acme-server {ACME_SERVER}"
-    return "\n".join(lines) + "\n"
+    """The install steps of docs/operations.md, adapted to the container (see systemd_container)."""
+    return adapted_install_steps((ROOT / "docs" / "operations.md").read_text(), SERVER_NAME)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +67,7 @@ def container(packages, tmp_path_factory):
         shared.chmod(0o755)
     with booted({"/mnt/pkg": pkg, "/mnt/upgrade": upgrade.parent, "/mnt/csv": SAMPLES / "csv",
                  "/mnt/deploy": ROOT / "deploy"}) as box:
-        box.sh(PEBBLE, timeout=60)
+        box.sh(acme_ca(SERVER_NAME), timeout=60)
         yield box
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 
 from kasparro_tooling import ROOT, STACK, new_stack_env
-from systemd_container import booted
+from systemd_container import acme_ca, adapted_install_steps, booted
 
 SAMPLES = ROOT.parent / "shared" / "samples"
 CACHE = Path(os.environ.get("KASPARRO_CACHE", Path.home() / ".cache" / "kasparro")) / "releases"
 VERSION_FILE = "Sources/Support/Version.swift"
+SERVER_NAME = "api.kasparro.test"
 
 
 def git(*args: str) -> str:
@@ -69,16 +70,9 @@ def release_package(version: str, commit: str, work: Path) -> Path:
 
 
 def install_steps(commit: str) -> str:
-    """The install steps as that release documented them (README.md up to 1.6, docs/operations.md after)."""
-    for path in ("docs/operations.md", "README.md"):
-        try:
-            text = git("show", f"{commit}:{path}")
-        except subprocess.CalledProcessError:
-            continue
-        if "<!-- install-steps: begin -->" in text:
-            block = text.split("<!-- install-steps: begin -->", 1)[1].split("<!-- install-steps: end -->", 1)[0]
-            return block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
-    raise AssertionError(f"no install steps at {commit}")
+    """The install steps as that release documented them in docs/operations.md, adapted to the
+    container like this release's own (an ACME certificate from the container's pebble)."""
+    return adapted_install_steps(git("show", f"{commit}:docs/operations.md"), SERVER_NAME)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +95,8 @@ def upgraded(packages, tmp_path_factory) -> dict:
     for shared in (old, new):
         shared.chmod(0o755)
     with booted({"/mnt/old": old, "/mnt/new": new, "/mnt/csv": SAMPLES / "csv"}) as box:
-        box.sh("PRICES=/mnt/csv\n" + install_steps(packages["commit"]), cwd="/mnt/old", timeout=600)
+        box.sh(acme_ca(SERVER_NAME), timeout=60)
+        box.sh(install_steps(packages["commit"]), cwd="/mnt/old", timeout=600)
         assert box.sh("dpkg-query -W -f '${Version}' kasparro").stdout == packages["previous_version"]
         key = box.sh("kasparro-keys add upgrade high").stdout.strip()
         status, body = box.get("/data?page_size=2", key=key)
