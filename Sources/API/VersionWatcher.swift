@@ -96,8 +96,10 @@ public final class VersionWatcher: Sendable {
                 conninfo: conninfo, applicationName: "kasparro-api-version", statementTimeoutMS: 1000,
                 overrides: ConnectionTarget.overrides(conninfo, excluding: others) + [("target_session_attrs", "any"), ("connect_timeout", "1")]),
                 let row = try? found.query(VersionWatcher.lagSQL).single(),
-                let unreplayed: Int64 = try? row.get("unreplayed"), let sinceReplay: Double? = try? row.optional("since_replay")
+                let unreplayed: Int64 = try? row.get("unreplayed")
             else { continue }
+            let sinceReplay: Double?  // NULL on a standby that has replayed nothing yet
+            do { sinceReplay = try row.optional("since_replay") } catch { continue }
             if unreplayed == 0 || (sinceReplay ?? 0) <= maxLagSeconds {
                 avoided.withLock { _ = $0.remove(server) }
                 avoidedEpoch.add(1, ordering: .releasing)
