@@ -23,20 +23,37 @@ public struct DataQuery: Sendable, Equatable {
         /// The row's source id.
         public let sourceID: String
 
-        /// Opaque text for clients: base64url of `v1|micros|source|source_id`.
+        /// Opaque text for clients: base64url of `v1|micros|source|source_id`, without padding.
         public var encoded: String {
-            let raw = "v1|\(observedAt.microseconds)|\(source)|\(sourceID)"
-            return Data(raw.utf8).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
+            // Foundation's base64, its alphabet mapped to base64url on the bytes (String's
+            // replacingOccurrences goes through NSString: most of a decode's time, profiled).
+            let base64 = Data("v1|\(observedAt.microseconds)|\(source)|\(sourceID)".utf8).base64EncodedData()
+            return String(decoding: base64.compactMap { byte -> UInt8? in
+                switch byte {
+                case UInt8(ascii: "+"): UInt8(ascii: "-")
+                case UInt8(ascii: "/"): UInt8(ascii: "_")
+                case UInt8(ascii: "="): nil
+                default: byte
+                }
+            }, as: UTF8.self)
         }
 
         /// Decodes a client's cursor; nil unless it is exactly the text the API wrote.
         public init?(encoded: String) {
-            var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            guard !base64.isEmpty, base64.count <= 1024, base64.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "/") }) else { return nil }
-            while base64.count % 4 != 0 { base64 += "=" }
-            guard let data = Data(base64Encoded: base64), String(data: data, encoding: .utf8) != nil else { return nil }
+            var base64: [UInt8] = []
+            base64.reserveCapacity(encoded.utf8.count + 3)
+            for byte in encoded.utf8 {
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    base64.append(byte)
+                case UInt8(ascii: "-"): base64.append(UInt8(ascii: "+"))
+                case UInt8(ascii: "_"): base64.append(UInt8(ascii: "/"))
+                default: return nil
+                }
+            }
+            guard !base64.isEmpty, base64.count <= 1024 else { return nil }
+            while base64.count % 4 != 0 { base64.append(UInt8(ascii: "=")) }
+            guard let data = Data(base64Encoded: Data(base64)), String(validating: data, as: UTF8.self) != nil else { return nil }
             // Split on the bytes: as Characters, a `|` followed by a combining mark is one grapheme.
             let parts = Array(data).split(separator: UInt8(ascii: "|"), maxSplits: 3, omittingEmptySubsequences: false)
                 .map { String(decoding: $0, as: UTF8.self) }

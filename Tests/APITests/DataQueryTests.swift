@@ -79,6 +79,19 @@ final class DataQueryTests: XCTestCase {
         XCTAssertNil(DataQuery.Cursor(encoded: "djF8LTF8Y3N2fGNvaW5fQg=="))  // padding the API leaves out
     }
 
+    /// The cursor is base64url: `-` and `_` where base64 has `+` and `/`, which a cursor may not use.
+    func testACursorIsBase64URL() throws {
+        let cursor = DataQuery.Cursor(observedAt: Timestamp(microseconds: 1_700_000_000_000_000), source: "csv",
+                                      sourceID: "\u{0BFF} ")  // encodes to …4K-_IA
+        XCTAssertTrue(cursor.encoded.contains("-") && cursor.encoded.contains("_"), cursor.encoded)
+        XCTAssertFalse(cursor.encoded.contains("+") || cursor.encoded.contains("/") || cursor.encoded.contains("="))
+        XCTAssertEqual(DataQuery.Cursor(encoded: cursor.encoded), cursor)
+        XCTAssertNil(DataQuery.Cursor(encoded: cursor.encoded.replacingOccurrences(of: "-", with: "+")))
+        XCTAssertNil(DataQuery.Cursor(encoded: cursor.encoded.replacingOccurrences(of: "_", with: "/")))
+        XCTAssertNil(DataQuery.Cursor(encoded: ""))
+        XCTAssertNil(DataQuery.Cursor(encoded: String(repeating: "A", count: 1028)))
+    }
+
     /// Found by `make fuzz` (fuzz-cursor): a source id that starts with a combining mark joined the
     /// `|` before it into one Character, so the cursor the API wrote for that row did not decode.
     func testACursorWhoseSourceIDStartsWithACombiningMarkDecodes() throws {
