@@ -397,7 +397,7 @@ def measure(shape: str, first_shape: bool) -> dict:
         if os.environ.get("KEEP"):
             print(f"stack kept: RUN_DIR={run_dir} scripts/stack.sh down")
         else:
-            subprocess.run([str(STACK), "down"], env=env, capture_output=True)
+            subprocess.run([str(STACK), "down", "--discard"], env=env, capture_output=True)
             shutil.rmtree(run_dir, ignore_errors=True)
     return result
 

@@ -96,7 +96,7 @@ def main() -> int:
         if os.environ.get("KEEP"):
             print(f"stack kept: RUN_DIR={run_dir} scripts/stack.sh down")
         else:
-            subprocess.run([str(STACK), "down"], env=env, capture_output=True)
+            subprocess.run([str(STACK), "down", "--discard"], env=env, capture_output=True)
             subprocess.run(["rm", "-rf", str(run_dir)])
     return 0
 

@@ -324,7 +324,7 @@ class Soak:
         if os.environ.get("KEEP"):
             print(f"stack kept: RUN_DIR={self.run_dir} scripts/stack.sh down")
             return
-        subprocess.run([str(STACK), "down"], env=self.env, capture_output=True)
+        subprocess.run([str(STACK), "down", "--discard"], env=self.env, capture_output=True)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 

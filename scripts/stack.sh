@@ -135,7 +135,7 @@ cmd_pg_stop() {
     local bin
     bin=$(pg_bin)
     [ -f "$PG_DIR/data/PG_VERSION" ] || return 0
-    as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -m "$PG_STOP_MODE" -w stop >/dev/null 2>&1 || true
 }
 
 # Streaming hot standbys: pg_basebackup -R of the primary, one physical replication slot each. The
@@ -202,7 +202,7 @@ cmd_standbys_stop() {
     for dir in "$PG_DIR"/standby-*; do
         [ -f "$dir/PG_VERSION" ] || continue
         k=${dir##*standby-}
-        as_pg "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+        as_pg "$bin/pg_ctl" -D "$dir" -m "$PG_STOP_MODE" -w stop >/dev/null 2>&1 || true
         psql_admin -d postgres -c "SELECT pg_drop_replication_slot('kasparro_standby_$k') FROM pg_replication_slots WHERE slot_name = 'kasparro_standby_$k'" >/dev/null 2>&1 \
             || log "could not drop replication slot kasparro_standby_$k (primary down?)"
         rm -rf "$dir"
@@ -279,7 +279,7 @@ SQL
 etl_env() {
     local replay=()
     # A fixture server started by `make up REPLAY=1` keeps serving later `make etl` runs.
-    if [ -z "$REPLAY" ] && [ -f "$RUN_DIR/fixture.pid" ] && kill -0 "$(cat "$RUN_DIR/fixture.pid")" 2>/dev/null; then
+    if [ -z "$REPLAY" ] && [ -f "$RUN_DIR/fixture.pid" ] && running "$(cat "$RUN_DIR/fixture.pid")"; then
         REPLAY=1
     fi
     if [ -n "$REPLAY" ]; then
@@ -352,9 +352,9 @@ cmd_api_stop() {
         [ -f "$pidfile" ] || continue
         local pid
         pid=$(cat "$pidfile")
-        if kill -0 "$pid" 2>/dev/null; then
+        if running "$pid"; then
             kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            for _ in $(seq 1 60); do running "$pid" || break; sleep 0.1; done
             kill -KILL "$pid" 2>/dev/null || true
         fi
         rm -f "$pidfile"
@@ -413,7 +413,7 @@ nginx_cmd() { nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" -e "$LOG_DIR/ngin
 cmd_nginx_start() {
     cmd_nginx_render
     nginx_cmd -t -q || die "nginx configuration test failed"
-    if [ -f "$NGINX_DIR/nginx.pid" ] && kill -0 "$(cat "$NGINX_DIR/nginx.pid")" 2>/dev/null; then
+    if [ -f "$NGINX_DIR/nginx.pid" ] && running "$(cat "$NGINX_DIR/nginx.pid")"; then
         nginx_cmd -s reload
     else
         nginx_cmd
@@ -421,11 +421,11 @@ cmd_nginx_start() {
 }
 
 cmd_nginx_stop() {
-    if [ -f "$NGINX_DIR/nginx.pid" ] && kill -0 "$(cat "$NGINX_DIR/nginx.pid")" 2>/dev/null; then
+    if [ -f "$NGINX_DIR/nginx.pid" ] && running "$(cat "$NGINX_DIR/nginx.pid")"; then
         local pid
         pid=$(cat "$NGINX_DIR/nginx.pid")
         nginx_cmd -s quit 2>/dev/null || kill "$pid"
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     fi
 }
@@ -480,7 +480,16 @@ cmd_info() {
     echo "logs: $LOG_DIR/   stop: make down"
 }
 
+# `down --discard`: for a stack whose run directory is removed next (tests, benchmarks): PostgreSQL
+# stops at once, without the shutdown checkpoint that would write out what is about to be deleted.
+PG_STOP_MODE=fast
+
 cmd_down() {
+    case ${1:-} in
+        "") ;;
+        --discard) PG_STOP_MODE=immediate ;;
+        *) usage ;;
+    esac
     cmd_nginx_stop
     cmd_api_stop
     cmd_fixture_stop
@@ -511,7 +520,7 @@ ENV
 }
 
 usage() {
-    echo "usage: stack.sh deps|up|down|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|psql-admin ARGS|schema-dump [DB]|standbys-start|standbys-stop|standby start|pid K|pg-status|bench-site-start DIR PORT|bench-site-stop DIR|env|info" >&2
+    echo "usage: stack.sh deps|up|down [--discard]|pg-start|pg-stop|db-setup|createdb NAME|migrate|etl|fixture-start|fixture-stop|api-start|api-stop|nginx-start|nginx-stop|tls|keys|keys-admin ARGS|psql-admin ARGS|schema-dump [DB]|standbys-start|standbys-stop|standby start|pid K|pg-status|bench-site-start DIR PORT|bench-site-stop DIR|env|info" >&2
     exit 2
 }
 
@@ -521,7 +530,7 @@ shift
 case $command in
     deps) cmd_deps ;;
     up) cmd_up ;;
-    down) cmd_down ;;
+    down) cmd_down "$@" ;;
     pg-start) cmd_pg_start ;;
     pg-stop) cmd_pg_stop ;;
     db-setup) cmd_db_setup ;;

@@ -191,10 +191,11 @@ def running_stack(prefix: str, **settings: str):
             raise RuntimeError(f"stack up failed:\n{result.stdout}\n{result.stderr}")
         yield s
     finally:
-        s.sh("down", check=False)
         if os.environ.get("KEEP_TEST_RUN_DIR"):
+            s.sh("down", check=False)
             print(f"test run directory kept: {run_dir}")
         else:
+            s.sh("down", "--discard", check=False)
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
