@@ -123,7 +123,7 @@ class Soak:
                 latency = (time.monotonic() - began) * 1000
                 with self.lock:
                     self.results.append((self.now(), kind, status, retry, is_json, latency,
-                                         "" if status == 200 else body[:160]))
+                                         "" if status == 200 else f"{path} {params} {body[:160]}"))
                 if kind != "cursor" or status != 200:
                     break
                 cursor = response.json().get("next_cursor")
@@ -317,7 +317,10 @@ class Soak:
             {"duration": self.duration, "requests": total, "failed": len(failed), "allowed": len(allowed),
              "outside": len(outside), "mismatches": mismatches, "samples": self.samples, "events": self.events,
              "etl_runs": self.etl_runs, "problems": problems}, default=str, indent=1))
-        print("soak: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)) + f" (report: {report})")
+        if problems:  # the processes' logs, to find a failed request by its request id
+            shutil.copytree(self.run_dir / "log", report.with_suffix(".logs"), dirs_exist_ok=True)
+        print("soak: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)) + f" (report: {report}"
+              + (f", logs: {report.with_suffix('.logs')}" if problems else "") + ")")
         return 1 if problems else 0
 
     def close(self) -> None:

@@ -46,13 +46,16 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, CustomDeb
         "\(kind.rawValue) error\(sqlState.map { " [\($0)]" } ?? ""): \(detail)"
     }
 
-    /// Whether the server is overloaded rather than the statement wrong: the statement timeout or a
-    /// cancel (57014), a lock not available (55P03), or too few resources (class 53: connections,
-    /// memory, disk). Worth a retry later.
+    /// Whether the server is overloaded or the statement was in the way of recovery, rather than
+    /// the statement wrong: the statement timeout or a cancel (57014), a lock not available
+    /// (55P03), too few resources (class 53: connections, memory, disk), or a hot standby
+    /// cancelling a read that conflicts with the WAL it replays (40001, and 40P01 for a buffer-pin
+    /// deadlock). Worth a retry later.
     public var isOverload: Bool {
         guard let state = sqlState else { return false }
         return state == SQLState.queryCanceled || state == SQLState.lockNotAvailable
             || state.hasPrefix(SQLState.insufficientResourcesClass)
+            || state == SQLState.serializationFailure || state == SQLState.deadlockDetected
     }
 
     /// Whether the connection itself is gone (SQLSTATE class 08, 57P01..57P03, or no connection).
@@ -70,6 +73,10 @@ public enum SQLState {
     public static let uniqueViolation = "23505"
     /// 55P03: a lock was not granted within `lock_timeout`.
     public static let lockNotAvailable = "55P03"
+    /// 40001: a serialization failure; on a hot standby, a statement cancelled for a conflict with recovery.
+    public static let serializationFailure = "40001"
+    /// 40P01: a deadlock (on a hot standby also a recovery conflict over a buffer pin).
+    public static let deadlockDetected = "40P01"
     /// 57014: the statement was cancelled (`statement_timeout`, or a cancel request).
     public static let queryCanceled = "57014"
     /// 57P01: the server is shutting down (or the backend was terminated).
@@ -94,7 +101,8 @@ public enum SQLState {
         case "53300": return "too many connections to the database server"
         case queryCanceled: return "statement cancelled (statement_timeout, or a cancel request)"
         case lockNotAvailable: return "a lock was not granted in time (lock_timeout)"
-        case "40P01": return "deadlock detected"
+        case deadlockDetected: return "deadlock detected"
+        case serializationFailure: return "serialization failure (on a standby: a read cancelled by replay)"
         case "25006": return "read-only transaction: connected to a standby, not the primary"
         default: return nil
         }
