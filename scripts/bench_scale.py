@@ -415,7 +415,7 @@ def main() -> int:
     print(f"make bench-scale: ROWS={ROWS:,} per shape{f', MONTHS={MONTHS}' if MONTHS else ''}, batch size "
           f"{os.environ.get('ETL_BATCH_SIZE', 'the default')}, autovacuum alone (SYNTHETIC data only)", flush=True)
     results = {shape: measure(shape, i == 0) for i, shape in enumerate(shapes)}
-    print(f"\n{'summary (' + f'{ROWS:,}' + ' rows per shape)':<58} " + "".join(f"{s:>24}" for s in shapes))
+    print(f"\n{'summary (' + f'{ROWS:,}' + ' rows per shape)':<66} " + "".join(f"{s:>16}" for s in shapes))
     rows = [("CSV load, rows/s", lambda r: f"{r['load']:,.0f}"),
             ("COPY ceiling, rows/s", lambda r: f"{r['ceiling']:,.0f}"),
             ("load / ceiling", lambda r: f"{r['load'] / r['ceiling']:.0%}"),
@@ -427,7 +427,7 @@ def main() -> int:
     rows += [("32 connections, no ETL run: p99 ms, errors", lambda r: f"{r['quiet']['p99']:.1f}, {r['quiet']['errors']}"),
              ("32 connections across a commit: p99 ms, errors", lambda r: f"{r['across']['p99']:.1f}, {r['across']['errors']}")]
     for label, value in rows:
-        print(f"{label:<58} " + "".join(f"{value(results[s]):>24}" for s in shapes))
+        print(f"{label:<66} " + "".join(f"{value(results[s]):>16}" for s in shapes))
     return 0
 
 
