@@ -47,7 +47,9 @@ public final class ReadSession {
         self.avoidedServers = avoidedServers
     }
 
-    /// Runs `body` with a live connection; connection loss is retried once on a new connection.
+    /// Runs `body` with a live connection. Connection loss is retried once on a new connection; a
+    /// read a hot standby cancelled for a conflict with recovery (`DatabaseError.isRetryable`) once
+    /// on the same one. Reads only: `body` may run twice.
     func run<T>(_ body: (Connection) throws -> T) throws(APIError) -> T {
         for attempt in 0..<2 {
             do {
@@ -60,6 +62,10 @@ public final class ReadSession {
                     logger.warning("database unavailable", metadata: ["error": "\(error.debugDescription)"])
                     throw .databaseUnavailable
                 }
+            } catch let error as DatabaseError where error.isRetryable && attempt == 0 {
+                // A standby cancelled the read to replay WAL in its way; the next snapshot is past it.
+                logger.notice("database read cancelled by recovery; run once more", metadata: [
+                    "error": "\(error.debugDescription)"])
             } catch let error as DatabaseError {
                 onDatabaseError()
                 logger.log(level: error.isOverload ? .warning : .error, "database statement failed",

@@ -58,6 +58,13 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible, CustomDeb
             || state == SQLState.serializationFailure || state == SQLState.deadlockDetected
     }
 
+    /// Whether a hot standby cancelled the statement for the WAL it replays (40001; 40P01 when the
+    /// startup process and the read wait for each other) — or, on a primary, a serialization failure
+    /// or a deadlock. PostgreSQL's advice for both: run the transaction again.
+    public var isRetryable: Bool {
+        sqlState == SQLState.serializationFailure || sqlState == SQLState.deadlockDetected
+    }
+
     /// Whether the connection itself is gone (SQLSTATE class 08, 57P01..57P03, or no connection).
     public var isConnectionLoss: Bool {
         if kind == .connection { return true }

@@ -6,13 +6,15 @@ import datetime
 import json
 import os
 import random
+import re
 import signal
+import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import running_stack, wait_for
+from conftest import ROOT, running_stack, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +180,64 @@ def test_retention_drop_on_the_primary_while_the_standby_reads_it(replicated):
         time.sleep(1.5)
     assert load.failed == [] and load.ok > 50, load.failed[:5]
     assert wait_for(lambda: total(replicated, until="2018-01-01") == 0, timeout=3)
+
+
+def test_a_read_cancelled_by_recovery_is_run_once_more(replicated):
+    """A hot standby cancels a read that is in the way of the WAL it replays (SQLSTATE 40001, or
+    40P01 when the read and the startup process wait for each other); the responder runs it once
+    more and the client gets its page. Provoked on purpose: a transaction on the primary holds one
+    partition (replayed: the standby's startup process holds it), so a standby read waits there while
+    holding the parent; a second transaction locks the parent, and the startup process, waiting for
+    the read that waits for it, has the read cancelled (40P01)."""
+    partitions = [row[0] for row in replicated.psql_admin(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'market_records'::regclass ORDER BY 1")]
+    standby_log = replicated.run_dir / "log" / "postgresql-standby-1.log"
+    cancelled = lambda: len(re.findall(r"ERROR:  (deadlock detected|canceling statement due to conflict with recovery)",
+                                       standby_log.read_text()))
+    before = cancelled()
+
+    def hold(relation: str) -> subprocess.Popen:
+        """A transaction on the primary holding `relation` (ACCESS EXCLUSIVE) until COMMIT is written
+        to it, and the standby's startup process holding it too."""
+        statement = f"LOCK TABLE {relation} IN ACCESS EXCLUSIVE MODE"
+        session = subprocess.Popen([str(ROOT / "scripts" / "stack.sh"), "psql-admin", "-At", "-v", "ON_ERROR_STOP=1"],
+                                   env=replicated.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        session.stdin.write(f"BEGIN; {statement}; SELECT 'held';\n")
+        session.stdin.flush()
+        while (line := session.stdout.readline()) and line.strip() != "held":
+            pass
+        assert line, session.stderr.read()
+        replicated.psql_admin("SELECT txid_current()")  # a commit flushes the lock's WAL record to the standby
+        name = relation.removeprefix("ONLY ")
+        assert wait_for(lambda: replicated.psql_admin(
+            f"SELECT count(*) FROM pg_locks WHERE relation = '{name}'::regclass AND mode = 'AccessExclusiveLock'",
+            port=replicated.standby_port)[0][0] == "1", timeout=3, interval=0.02), f"the standby never replayed the lock on {name}"
+        return session
+
+    held = [hold(partitions[0])]
+    results = []
+    reader = threading.Thread(target=lambda: results.append(
+        replicated.get("/data", params={"page_size": 3, "since": "2016-05-05T01:02:03Z"})))
+    try:
+        reader.start()
+        assert wait_for(lambda: replicated.psql_admin(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'kasparro-api' AND wait_event_type = 'Lock'",
+            port=replicated.standby_port)[0][0] != "0", timeout=3, interval=0.05), "the read never waited for the partition"
+        held.append(hold("ONLY market_records"))
+        assert wait_for(lambda: cancelled() > before, timeout=4, interval=0.05), "the standby cancelled no read"
+    finally:
+        for session in held:
+            session.stdin.write("COMMIT;\n")
+            session.stdin.close()
+            session.wait(timeout=10)
+        reader.join(timeout=15)
+    # Before the retry, the cancelled read was the client's 503.
+    assert results and results[0].status_code == 200, results[0].text if results else "no answer"
+    assert results[0].json()["data"], "an empty page"
+    assert any("database read cancelled by recovery; run once more" in p.read_text()
+               for p in (replicated.run_dir / "log").glob("api-*.log"))
 
 
 def test_down_leaves_no_replication_slot(replicated):
