@@ -8,7 +8,8 @@ clients send a mix of cached pages, distinct uncached filters, cursor walks and 
 the run one responder restarts, at 50% PostgreSQL restarts, at 60% the standby is lost (kill -9)
 and comes back 20 s later. At the end it prints requests and failures (only a JSON 503 with
 Retry-After inside the database restart window is allowed), exact totals against count(*), each
-process's RSS and open descriptors at warm-up (10%), middle (35%) and end, the page caches' size,
+process's RSS and open descriptors at warm-up (10%), middle (35%) and end (each the median of
+seven readings over 30 s), the page caches' size,
 and WAL and database growth per hour against the disk budget. Exit status 1 when a check fails.
 Usage: DURATION=2h soak.py (DURATION: 2h, 90m, 300s; CLIENTS, default 32; KEEP=1 keeps the stack)."""
 import datetime
@@ -33,6 +34,8 @@ from kasparro_tooling import ROOT, STACK, filter_condition, new_stack_env, rando
 SAMPLES = ROOT.parent / "shared" / "samples"
 ETL_INTERVAL = 30
 DB_WINDOW_AFTER = 10  # seconds after PostgreSQL is back in which 503s are still allowed
+TRIM_PERIOD = 30  # seconds between a responder's returns of free memory (MemoryTrim's interval)
+READINGS = 7  # readings of each process's memory over one trim period, at each sample
 
 
 def seconds(text: str) -> int:
@@ -160,12 +163,30 @@ class Soak:
         except (OSError, AttributeError):
             return None
 
+    def steady_usage(self, pids: "dict[str, int]") -> "dict[str, tuple]":
+        """Each process's usage as the median of READINGS readings over one trim period: a
+        responder returns its allocator's free pages every 30 s (MemoryTrim), so one reading of its
+        private memory lands anywhere in a ±3 MB swing (seen: 53.1 and 56.3 MB at the same 45 MB of
+        heap in use)."""
+        readings = {name: [] for name in pids}
+        for i in range(READINGS):
+            for name, pid in pids.items():
+                use = self.usage(pid)
+                if use:
+                    readings[name].append(use)
+            if i < READINGS - 1:
+                time.sleep(TRIM_PERIOD / (READINGS - 1))
+        median = lambda values: sorted(values)[len(values) // 2]
+        return {name: (pids[name], tuple(median([r[k] for r in found]) for k in range(3)) if found else None)
+                for name, found in readings.items()}
+
     def sample(self, label: str) -> None:
+        processes = self.steady_usage(self.processes())
         metrics = requests.get(self.https + "/metrics", verify=self.cert, timeout=10).text
         gauge = lambda name: int(float(re.search(rf"^{name} (\S+)", metrics, re.M).group(1)))
         self.samples[label] = {
             "t": self.now(),
-            "processes": {name: (pid, self.usage(pid)) for name, pid in self.processes().items()},
+            "processes": processes,
             "cache_bytes": gauge("kasparro_api_page_cache_bytes"),
             "cache_entries": gauge("kasparro_api_page_cache_entries"),
             "db_bytes": int(self.sql("SELECT pg_database_size(current_database())")),
