@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STACK := scripts/stack.sh
 
-.PHONY: help deps venv build up down etl status clean test unit fuzz soak integration system-test schema bench bench-scale bench-vacuum install deb key-add key-revoke smoke
+.PHONY: help deps venv build up down etl status clean test unit fuzz soak integration system-test schema bench bench-scale bench-vacuum install deb key-add key-revoke smoke cluster cluster-down cluster-status
 
 help:
 	@echo "make up      install what is missing, build, start PostgreSQL + ETL + responders + nginx on https://localhost:8443"
@@ -32,6 +32,8 @@ help:
 	@echo "make bench-vacuum heap fetches of the newest day with autovacuum alone, before and after migration 18 (synthetic rows)"
 	@echo "make install install binaries, systemd units, nginx site (DESTDIR, PREFIX honoured)"
 	@echo "make deb     build .build-deb/kasparro_VERSION_amd64.deb (checked with lintian)"
+	@echo "make cluster three PostgreSQL nodes under Patroni, two web nodes and HAProxy on https://localhost:9443 (SYNC=1: synchronous replication)"
+	@echo "make cluster-down    stop the cluster and remove it (.cluster/); make cluster-status: its nodes"
 	@echo "make clean   stop and remove .run/ (all local data)"
 
 deps:
@@ -56,6 +58,16 @@ down:
 
 etl:
 	@$(STACK) etl
+
+# The product beyond one machine, on this one (docs/operations.md, "A cluster").
+cluster: build
+	@scripts/cluster.sh up
+
+cluster-down:
+	@scripts/cluster.sh down
+
+cluster-status:
+	@scripts/cluster.sh status
 
 status:
 	@. <($(STACK) env) && DATABASE_URL=$$ETL_DATABASE_URL PGPASSFILE=$$PGPASSFILE .build/release/kasparro-etl status

@@ -16,6 +16,14 @@ if [ "$HTTP_LISTEN" = 80 ] && [ "$HTTPS_LISTEN" = 443 ]; then
     v6_https="    listen [::]:443 ssl http2;"
 fi
 
+# BEHIND_BALANCER=ADDRESS: a load balancer at ADDRESS connects with the PROXY protocol (v2), and
+# the client's address it reports is $remote_addr (per-IP limits, the access log).
+https_options="" real_ip=""
+if [ -n "${BEHIND_BALANCER:-}" ]; then
+    https_options=" proxy_protocol"
+    real_ip="    set_real_ip_from ${BEHIND_BALANCER};\n    real_ip_header proxy_protocol;"
+fi
+
 servers=""
 for i in $(seq 1 "$RESPONDERS"); do
     servers+="    server unix:$SOCK_DIR/api-$i.sock max_fails=1 fail_timeout=2s;\n"
@@ -31,6 +39,7 @@ python3 "$ROOT/scripts/render.py" "$ROOT/nginx/kasparro.conf.template" "$1" \
     RATE_UNAUTHENTICATED="${RATE_UNAUTHENTICATED:-5r/s}" BURST_UNAUTHENTICATED="${BURST_UNAUTHENTICATED:-10}" \
     UPSTREAM_SERVERS="$servers" UPSTREAM_KEEPALIVE="${UPSTREAM_KEEPALIVE:-16}" \
     HTTP_LISTEN="$HTTP_LISTEN" HTTPS_LISTEN="$HTTPS_LISTEN" HTTPS_REDIRECT_PORT="$redirect" \
+    HTTPS_LISTEN_OPTIONS="$https_options" REAL_IP="$(printf "$real_ip")" \
     HTTP_LISTEN_V6="$v6_http" HTTPS_LISTEN_V6="$v6_https" \
     SERVER_NAME="${SERVER_NAME:-_}" SERVER_NAME_INCLUDE="${SERVER_NAME_INCLUDE:-/etc/kasparro/nginx/server-name*.conf}" \
     ACME_ROOT="${ACME_ROOT:-/var/lib/kasparro/acme}" \

@@ -48,8 +48,15 @@ SOCK_DIR=$RUN_DIR/sock
 NGINX_DIR=$RUN_DIR/nginx
 PGPASSFILE=$RUN_DIR/pgpass
 export PGPASSFILE
+# DB_HOSTS=host:port,... (a web node of `make cluster`): the database is a set of nodes, any of
+# which may be the primary after a failover; the ETL takes whichever is read-write, responders prefer
+# a standby (each responder starting at a different node) and fall back to the primary.
+DB_HOSTS=${DB_HOSTS:-}
+# BEHIND_BALANCER=ADDRESS: nginx takes the PROXY protocol from the balancer at ADDRESS and limits
+# requests without a key by the client's address it reports.
+BEHIND_BALANCER=${BEHIND_BALANCER:-}
 # The ETL writes: it only ever takes a read-write session (the primary).
-ETL_URL="postgresql://kasparro_etl@127.0.0.1:$PG_PORT/$DB_NAME?target_session_attrs=read-write"
+ETL_URL="postgresql://kasparro_etl@${DB_HOSTS:-127.0.0.1:$PG_PORT}/$DB_NAME?target_session_attrs=read-write"
 API_URL="postgresql://kasparro_api@127.0.0.1:$PG_PORT/$DB_NAME"
 
 # The port of standby K (1-based): free ports chosen once, kept in stack.env.
@@ -60,6 +67,14 @@ standby_port() { echo "$STANDBY_PORTS" | tr ',' '\n' | sed -n "${1}p"; }
 # a standby (target_session_attrs=prefer-standby) and the primary only when none answers.
 api_url_for() {
     local i=$1
+    if [ -n "$DB_HOSTS" ]; then
+        local nodes n
+        IFS=, read -ra nodes <<<"$DB_HOSTS"
+        n=${#nodes[@]}
+        local rotated=("${nodes[@]:$(( (i - 1) % n ))}" "${nodes[@]:0:$(( (i - 1) % n ))}")
+        echo "postgresql://kasparro_api@$(IFS=,; echo "${rotated[*]}")/$DB_NAME?target_session_attrs=prefer-standby"
+        return
+    fi
     if [ "$STANDBYS" -eq 0 ]; then echo "$API_URL"; return; fi
     local hosts="" k
     for n in $(seq 0 $((STANDBYS - 1))); do
@@ -92,7 +107,8 @@ psql_admin() {
 
 cmd_deps() {
     local want=(libfcgi-dev libfcgi-bin systemd libpq-dev libcurl4-openssl-dev nginx postgresql openssl curl python3-venv wrk
-                prometheus chromium chromium-driver podman runc debootstrap lintian chrpath libnginx-mod-http-brotli-filter)
+                prometheus chromium chromium-driver podman runc debootstrap lintian chrpath libnginx-mod-http-brotli-filter
+                patroni etcd-server etcd-client haproxy)
     local missing=()
     for pkg in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -400,7 +416,7 @@ cmd_nginx_render() {
         SERVER_NAME=localhost TLS_CERT="$NGINX_DIR/tls.crt" TLS_KEY="$NGINX_DIR/tls.key" \
         SERVER_NAME_INCLUDE="$NGINX_DIR/server-name*.conf" ACME_ROOT="$NGINX_DIR/acme" \
         ACCESS_LOG="$LOG_DIR/nginx-access.log" ERRORS_DIR="$ROOT/nginx/errors" OPENAPI_FILE="$ROOT/docs/openapi.json" \
-        DOCS_DIR="$DOCS_DIR" \
+        DOCS_DIR="$DOCS_DIR" BEHIND_BALANCER="$BEHIND_BALANCER" \
         "$ROOT/scripts/render-site.sh" "$NGINX_DIR/kasparro.conf"
     python3 "$ROOT/scripts/render.py" "$ROOT/nginx/nginx-standalone.conf.template" "$NGINX_DIR/nginx.conf" \
         WORKERS="$NGINX_WORKERS" PREFIX="$NGINX_DIR" LOG_DIR="$LOG_DIR" USER_LINE="$user_line" \

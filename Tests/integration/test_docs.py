@@ -57,7 +57,7 @@ def read_settings() -> set:
             names.add(name)
             if f'secret(environment, "{name}")' in text:
                 names.add(name + "_FILE")
-    for script in ("stack.sh", "install.sh", "render-site.sh", "build-deb.sh"):
+    for script in ("stack.sh", "cluster.sh", "install.sh", "render-site.sh", "build-deb.sh"):
         names.update(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", (ROOT / "scripts" / script).read_text()))
     # The benchmark, fuzz and soak scripts' own settings, and the manifest's.
     for script in (ROOT / "scripts").glob("*.py"):
