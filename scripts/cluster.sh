@@ -270,9 +270,18 @@ cmd_up() {
     haproxy_start
 }
 
+stop_pidfile() {  # TERM the process a pidfile names and wait for it (at most 10 s)
+    [ -f "$1" ] || return 0
+    local pid
+    pid=$(cat "$1")
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do running "$pid" || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
 cmd_down() {
     local discard=${1:-}
-    [ -f "$HAPROXY_DIR/haproxy.pid" ] && kill "$(cat "$HAPROXY_DIR/haproxy.pid")" 2>/dev/null || true
+    stop_pidfile "$HAPROXY_DIR/haproxy.pid"
     for n in $(seq 1 $WEB_NODES); do
         [ -d "$CLUSTER_DIR/web-$n" ] && web "$n" down >/dev/null 2>&1 || true
     done
@@ -299,7 +308,7 @@ cmd_down() {
         pid=$(head -n 1 "$PG_DIR/node-$i/postmaster.pid")
         running "$pid" && as_pg "$(pg_bin)/pg_ctl" -D "$PG_DIR/node-$i" -m immediate -w stop >/dev/null 2>&1 || true
     done
-    [ -f "$CLUSTER_DIR/etcd.pid" ] && kill "$(cat "$CLUSTER_DIR/etcd.pid")" 2>/dev/null || true
+    stop_pidfile "$CLUSTER_DIR/etcd.pid"
     # Replication slots live in the nodes' data directories and the leader key in etcd: the
     # cluster's state goes with them (`make cluster` starts a new one).
     rm -rf "$PG_DIR" "$PATRONI_DIR" "$CLUSTER_DIR/etcd" "$CLUSTER_DIR"/web-* "$HAPROXY_DIR" "$CLUSTER_DIR/etcd.pid"

@@ -247,3 +247,15 @@ def test_a_client_at_twice_its_rate_is_limited_as_on_one_node(cluster):
     assert set(statuses) <= {200, 429}, [s for s in statuses if s not in (200, 429)]
     assert elapsed < 7.5, f"the client could not send at twice the rate ({elapsed:.1f} s for 240 requests)"
     assert abs(limited - expected) <= 0.1, f"{limited:.0%} limited, one node would limit {expected:.0%}"
+
+
+def test_cluster_down_leaves_no_process_and_no_slot(cluster):
+    leader = cluster.leader()
+    assert leader
+    slots = cluster.sql("SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots")
+    assert len(slots.split(",")) == 2, slots  # one per standby, on the primary
+    cluster.sh("down")
+    left = subprocess.run(["pgrep", "-af", str(cluster.dir)], capture_output=True, text=True).stdout
+    assert left == "", f"processes left behind:\n{left}"
+    # The slots lived in the nodes' data directories, the leader key in etcd's: both are gone.
+    assert not (cluster.dir / "pg").exists() and not (cluster.dir / "etcd").exists()
