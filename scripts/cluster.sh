@@ -15,7 +15,6 @@ if [ -f "$CLUSTER_ENV" ]; then
         if [ -n "$name" ] && [ -z "${!name:-}" ]; then printf -v "$name" '%s' "$value"; fi
     done <"$CLUSTER_ENV"
 fi
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 BIN_DIR=${BIN_DIR:-$ROOT/.build/release}
 BALANCER_PORT=${BALANCER_PORT:-9443}
 # SYNC=1: synchronous replication (Patroni's synchronous_mode + synchronous_mode_strict): a
@@ -24,16 +23,21 @@ BALANCER_PORT=${BALANCER_PORT:-9443}
 SYNC=${SYNC:-0}
 NODES=3
 WEB_NODES=2
-ETCD_CLIENT_PORT=${ETCD_CLIENT_PORT:-$(free_port)}
-ETCD_PEER_PORT=${ETCD_PEER_PORT:-$(free_port)}
-FIXTURE_PORT=${FIXTURE_PORT:-$(free_port)}
-for i in $(seq 1 $NODES); do
-    eval "PG_PORT_$i=\${PG_PORT_$i:-\$(free_port)}"
-    eval "REST_PORT_$i=\${REST_PORT_$i:-\$(free_port)}"
-done
-for n in $(seq 1 $WEB_NODES); do
-    eval "WEB_PORT_$n=\${WEB_PORT_$n:-\$(free_port)}"
-done
+# Every port the cluster needs, free and distinct: chosen together, with all of them held open
+# until the last is picked (one at a time, the kernel may hand out the same port twice).
+read -ra FREE <<<"$(python3 -c '
+import socket
+held = [socket.socket() for _ in range(16)]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))')"
+next_free() { FREE=("${FREE[@]:1}"); }
+pick() {  # NAME: keep its value, or take the next free port
+    if [ -z "${!1:-}" ]; then printf -v "$1" '%s' "${FREE[0]}"; next_free; fi
+}
+for name in ETCD_CLIENT_PORT ETCD_PEER_PORT FIXTURE_PORT HAPROXY_STATS_PORT; do pick "$name"; done
+for i in $(seq 1 $NODES); do pick "PG_PORT_$i"; pick "REST_PORT_$i"; done
+for n in $(seq 1 $WEB_NODES); do pick "WEB_PORT_$n"; pick "WEB_HTTP_PORT_$n"; done
 PG_DIR=$CLUSTER_DIR/pg
 LOG_DIR=$CLUSTER_DIR/log
 PATRONI_DIR=$CLUSTER_DIR/patroni
@@ -57,8 +61,9 @@ save_env() {
         echo "ETCD_PEER_PORT=$ETCD_PEER_PORT"
         echo "SYNC=$SYNC"
         echo "FIXTURE_PORT=$FIXTURE_PORT"
+        echo "HAPROXY_STATS_PORT=$HAPROXY_STATS_PORT"
         for i in $(seq 1 $NODES); do echo "PG_PORT_$i=$(port_of PG_PORT "$i")"; echo "REST_PORT_$i=$(port_of REST_PORT "$i")"; done
-        for n in $(seq 1 $WEB_NODES); do echo "WEB_PORT_$n=$(port_of WEB_PORT "$n")"; done
+        for n in $(seq 1 $WEB_NODES); do echo "WEB_PORT_$n=$(port_of WEB_PORT "$n")"; echo "WEB_HTTP_PORT_$n=$(port_of WEB_HTTP_PORT "$n")"; done
     } >"$CLUSTER_ENV"
 }
 
@@ -66,7 +71,7 @@ save_env() {
 web() {
     local n=$1
     shift
-    RUN_DIR=$CLUSTER_DIR/web-$n HTTPS_PORT=$(port_of WEB_PORT "$n") HTTP_PORT=${WEB_HTTP_PORT:-$(free_port)} \
+    RUN_DIR=$CLUSTER_DIR/web-$n HTTPS_PORT=$(port_of WEB_PORT "$n") HTTP_PORT=$(port_of WEB_HTTP_PORT "$n") \
         DB_HOSTS=$(db_hosts) BEHIND_BALANCER=127.0.0.1 BIN_DIR=$BIN_DIR \
         "$ROOT/scripts/stack.sh" "$@"
 }
@@ -230,7 +235,7 @@ haproxy_start() {
     python3 "$ROOT/scripts/render.py" "$ROOT/deploy/cluster/haproxy.cfg.template" "$HAPROXY_DIR/haproxy.cfg" \
         BIND="127.0.0.1:$BALANCER_PORT" CERT="$HAPROXY_DIR/tls.pem" BACKEND_CA="$CLUSTER_DIR/web-1/nginx/tls.crt" \
         SERVERS="$(for n in $(seq 1 $WEB_NODES); do printf '    server web%s 127.0.0.1:%s\\n' "$n" "$(port_of WEB_PORT "$n")"; done)" \
-        STATS="127.0.0.1:${HAPROXY_STATS_PORT:-$(free_port)}"
+        STATS="127.0.0.1:$HAPROXY_STATS_PORT"
     sed -i 's/\\n/\n/g' "$HAPROXY_DIR/haproxy.cfg"
     haproxy -c -q -f "$HAPROXY_DIR/haproxy.cfg" || die "HAProxy configuration test failed"
     if [ -f "$HAPROXY_DIR/haproxy.pid" ] && running "$(cat "$HAPROXY_DIR/haproxy.pid")"; then
@@ -311,7 +316,7 @@ cmd_down() {
     stop_pidfile "$CLUSTER_DIR/etcd.pid"
     # Replication slots live in the nodes' data directories and the leader key in etcd: the
     # cluster's state goes with them (`make cluster` starts a new one).
-    rm -rf "$PG_DIR" "$PATRONI_DIR" "$CLUSTER_DIR/etcd" "$CLUSTER_DIR"/web-* "$HAPROXY_DIR" "$CLUSTER_DIR/etcd.pid"
+    rm -rf "$PG_DIR" "$PATRONI_DIR" "$CLUSTER_DIR/etcd" "$CLUSTER_DIR"/web-* "$HAPROXY_DIR" "$CLUSTER_DIR/etcd.pid" "$CLUSTER_ENV" "$CLUSTER_DIR/api-key" "$CLUSTER_DIR/bench-api-key"
 }
 
 cmd_status() {
