@@ -107,6 +107,15 @@ struct Run: ParsableCommand {
                 retentionFailed = true
             }
         }
+        do {
+            let vacuumed = try ClosedPartitions(connection: pipeline.database).vacuum(now: Timestamp.now())
+            if !vacuumed.isEmpty {
+                logger.info("closed partitions vacuumed", metadata: ["partitions": "\(vacuumed.joined(separator: ","))"])
+            }
+        } catch {
+            // The data is written; a month left for autovacuum is slower to count, not wrong.
+            logger.warning("vacuum of closed partitions failed", metadata: ["error": "\(String(reflecting: error))"])
+        }
         if retentionFailed || outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(Pipeline.exitPartial) }
     }
 }

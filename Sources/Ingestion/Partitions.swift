@@ -37,3 +37,41 @@ final class Partitions {
         for month in missing { known.insert(table + month.description) }
     }
 }
+
+/// Vacuums each closed partition of `market_records` once more after its last rows arrived.
+///
+/// Autovacuum vacuums a partition every 10,000 inserted rows (migration 18), so up to 9,999 rows
+/// of a month that has ended — its last hours, or late CSV rows — would never become all-visible,
+/// and every index-only count over them would fetch heap pages. After each run the ETL vacuums
+/// every partition whose range has ended and that holds rows inserted since its last vacuum (so
+/// each month once, and again only when late rows land in it), and analyzes it: the planner's
+/// statistics of a closed month are then final. Not `FREEZE`: freezing a partition writes about its
+/// size of WAL to every standby (docs/performance.md, "Autovacuum"), and at one transaction per
+/// batch the ETL reaches `autovacuum_freeze_max_age` only after centuries. `TRUNCATE false`: an
+/// insert-only partition has no empty pages at its end to give back, and the truncation's ACCESS
+/// EXCLUSIVE lock, replayed on every standby, would wait for (or cancel) the reads there.
+public struct ClosedPartitions {
+    private let connection: Connection
+
+    /// Uses the ETL's connection (outside any transaction: `VACUUM` cannot run in one).
+    public init(connection: Connection) {
+        self.connection = connection
+    }
+
+    /// The partitions vacuumed, oldest first.
+    @discardableResult
+    public func vacuum(now: Timestamp) throws -> [String] {
+        // This session's own inserts reach the statistics views at its next transaction's end.
+        try connection.execute("SELECT pg_stat_force_next_flush()")
+        let partitions: [String] = try connection.query("""
+            SELECT p.partition FROM kasparro_partitions('market_records') p
+            JOIN pg_stat_user_tables s ON s.relid = p.partition::regclass
+            WHERE p.hi <= $1::timestamptz AND s.n_ins_since_vacuum > 0
+            ORDER BY p.lo
+            """, [now.description]).rows.map { row throws(DatabaseError) in try row.get("partition") }
+        for partition in partitions {
+            try connection.execute("VACUUM (ANALYZE, TRUNCATE false) \(quoteIdentifier(partition))")
+        }
+        return partitions
+    }
+}

@@ -2,7 +2,8 @@
 one partition — advance the data version once per transaction and keep the rollups exact, so a
 responder's cached pages and totals follow at once; the ETL's batch still advances it by one, and a
 statement that changes nothing by none. Every partition, old and new, is vacuumed every 10,000
-inserted rows. The ETL refuses to write to a database behind its schema."""
+inserted rows, and a closed one once more after its last rows. The ETL refuses to write to a database behind its schema."""
+import datetime
 import json
 import uuid
 
@@ -108,6 +109,47 @@ def test_partitions_are_vacuumed_every_ten_thousand_rows(stack, tmp_path):
         assert trigger == ("t" if name.startswith("market_records") else "f"), name
     stack.psql_admin("TRUNCATE market_records_m202603", database=db)
     assert rollups_match(stack, url)
+
+
+def test_a_closed_month_is_vacuumed_once_after_its_last_rows(stack, tmp_path):
+    """Fewer than 10,000 rows never wake autovacuum: after a run the ETL vacuums (and analyzes)
+    every partition whose range has ended and that has rows inserted since its last vacuum, so an
+    index-only count of a closed month fetches no heap page; the open month is left to autovacuum,
+    and a closed month is vacuumed again only when late rows land in it."""
+    db = stack.fresh_database()
+    url = stack.db_url(db)
+    csv_dir = tmp_path / "csv"
+    write_csv(csv_dir)
+    today = datetime.date.today()
+    with open(csv_dir / "coin_Alpha.csv", "a") as f:  # SYNTHETIC: a row in the open month
+        f.write(f"9,Alpha Coin,ALP,{today:%d-%m-%Y} 00:01,2,1,1,9.5,10,100\r\n")
+    stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
+    stats = lambda: {name: (int(inserted), vacuumed) for name, inserted, vacuumed in stack.psql("""
+        SELECT s.relname, s.n_ins_since_vacuum, coalesce(s.last_vacuum::text, '')
+        FROM pg_stat_user_tables s JOIN pg_inherits i ON i.inhrelid = s.relid
+        WHERE i.inhparent = 'market_records'::regclass""", url)}
+    first = stats()
+    current = f"market_records_m{today:%Y%m}"
+    closed = {"market_records_y2024", "market_records_m202601", "market_records_m202602"}
+    for name in closed:
+        assert first[name][0] == 0 and first[name][1], (name, first[name])
+    assert first[current][0] > 0 and not first[current][1], first[current]  # open: autovacuum's
+    # Four rows would be read sequentially; the API's counts are index-only at any size.
+    plan = stack.psql("SET enable_seqscan = off; SET enable_bitmapscan = off; "
+                      "EXPLAIN (ANALYZE, COSTS OFF) SELECT count(*) FROM market_records "
+                      "WHERE observed_at >= '2026-01-01' AND observed_at < '2026-02-01'", url)
+    fetches = [int(line[0].split("Heap Fetches:")[1]) for line in plan if "Heap Fetches:" in line[0]]
+    assert fetches and sum(fetches) == 0, plan
+    # Nothing new: nothing vacuumed again.
+    stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
+    assert {name: stats()[name][1] for name in closed} == {name: first[name][1] for name in closed}
+    # A late row in January: January once more, the others not.
+    with open(csv_dir / "coin_Beta.csv", "a") as f:
+        f.write("6,Beta Coin,BET,20-01-2026 23:59,2,1,1,6.5,10,100\r\n")
+    stack.etl("run", "--source", "csv", database=db, csv_dir=csv_dir)
+    after = stats()
+    assert after["market_records_m202601"][1] > first["market_records_m202601"][1]
+    assert after["market_records_m202602"][1] == first["market_records_m202602"][1]
 
 
 def test_the_etl_refuses_a_database_behind_its_schema(stack, tmp_path):
