@@ -1,7 +1,8 @@
 """`make cluster` (scripts/cluster.sh) in the system suite: three PostgreSQL nodes under Patroni with
 synchronous replication, two web nodes, HAProxy in front. The primary lost as a machine is lost
 (its Patroni and its postmaster killed together) under a read loop and during an ETL run; one web
-node killed under a request loop; a client at twice its tier's rate through the balancer.
+node killed under a request loop; a client at twice its tier's rate through the balancer; requests
+without a key limited by the client's own address.
 SYNTHETIC rows (a made-up coin's history) only, in the cluster's own databases."""
 import concurrent.futures
 import datetime
@@ -254,6 +255,31 @@ def test_a_client_at_twice_its_rate_is_limited_as_on_one_node(cluster):
     assert set(statuses) <= {200, 429}, [s for s in statuses if s not in (200, 429)]
     assert elapsed < 7.5, f"the client could not send at twice the rate ({elapsed:.1f} s for 240 requests)"
     assert abs(limited - expected) <= 0.1, f"{limited:.0%} limited, one node would limit {expected:.0%}"
+
+
+def test_requests_without_a_key_are_limited_by_the_clients_address(cluster):
+    """The web nodes see each client's own address (the PROXY protocol from the balancer), so the
+    per-IP limit for requests without a key (5/s, burst 10) counts each client apart, not the
+    balancer: a client at 127.0.0.5 is limited, one at 127.0.0.6 right after it is not yet."""
+    def statuses(source: str, count: int) -> "list[str]":
+        targets = [arg for _ in range(count) for arg in ("-o", "/dev/null", cluster.url("/data"))]
+        out = subprocess.run(["curl", "-s", "--interface", source, "--cacert", cluster.settings["BALANCER_CA"],
+                              "-w", "%{http_code}\\n", *targets],
+                             capture_output=True, text=True, timeout=60).stdout.split()
+        assert len(out) == count, out
+        return out
+
+    first = statuses("127.0.0.5", 30)
+    second = statuses("127.0.0.6", 5)
+    print(f"without a key: 127.0.0.5 {first.count('401')} × 401, {first.count('429')} × 429; "
+          f"127.0.0.6 {second.count('401')} × 401, {second.count('429')} × 429")
+    assert first.count("429") >= 10 and first[0] == "401", first
+    assert second == ["401"] * 5, second
+    logs = lambda: "".join((cluster.dir / f"web-{n}" / "log" / "nginx-access.log").read_text() for n in (1, 2))
+    deadline = time.monotonic() + 5  # nginx writes its access log every second
+    while time.monotonic() < deadline and not ('"remote_addr":"127.0.0.5"' in logs() and '"remote_addr":"127.0.0.6"' in logs()):
+        time.sleep(0.2)
+    assert '"remote_addr":"127.0.0.5"' in logs() and '"remote_addr":"127.0.0.6"' in logs()
 
 
 def test_cluster_down_leaves_no_process_and_no_slot(cluster):
