@@ -119,7 +119,7 @@ def add_keys(cluster: Cluster, count: int, tier: str) -> "list[str]":
     keys = [os.urandom(24).hex() for _ in range(count)]
     for node in (1, 2):
         with open(cluster.dir / f"web-{node}" / "nginx" / "api-keys.map", "a") as f:
-            for i, key in enumerate(keys):
+            for key in keys:
                 f.write(f'"{key}" "test-{key[:8]}:{tier}";\n')
         cluster.sh("web", str(node), "nginx-start")
     # A reload ends the old workers (which know only the old keys) when they are idle.
