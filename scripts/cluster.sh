@@ -10,11 +10,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CLUSTER_DIR=$(mkdir -p "${CLUSTER_DIR:-$ROOT/.cluster}" && cd "${CLUSTER_DIR:-$ROOT/.cluster}" && pwd)
 CLUSTER_ENV=$CLUSTER_DIR/cluster.env
 # A cluster's ports are chosen once and kept; a variable the caller sets still wins.
-if [ -f "$CLUSTER_ENV" ]; then
-    while IFS='=' read -r name value; do
-        if [ -n "$name" ] && [ -z "${!name:-}" ]; then printf -v "$name" '%s' "$value"; fi
-    done <"$CLUSTER_ENV"
-fi
+. "$ROOT/scripts/settings-file.sh"
+load_settings "$CLUSTER_ENV"
 BIN_DIR=${BIN_DIR:-$ROOT/.build/release}
 BALANCER_PORT=${BALANCER_PORT:-9443}
 # SYNC=1: synchronous replication (Patroni's synchronous_mode + synchronous_mode_strict): a

@@ -92,3 +92,37 @@ def filter_condition(params: dict) -> str:
     if "until" in params:
         conditions.append(f"observed_at < '{params['until']}'::timestamptz")
     return " AND ".join(conditions)
+
+
+class RequestLoop:
+    """Threads calling `fetch(thread_index)` until stopped (a `with` block); `fetch` returns a
+    status code or raises. Each 200 is counted, anything else kept in `failed` as (status, detail)."""
+
+    def __init__(self, fetch, threads: int):
+        import threading
+        self.fetch, self.stop = fetch, threading.Event()
+        self.ok, self.failed = 0, []
+        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
+
+    def run(self, index: int):
+        while not self.stop.is_set():
+            try:
+                status, detail = self.fetch(index), ""
+            except Exception as error:  # a failed request of any kind counts
+                status, detail = repr(error), ""
+            if isinstance(status, tuple):
+                status, detail = status
+            if status == 200:
+                self.ok += 1
+            else:
+                self.failed.append((status, detail))
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()

@@ -8,11 +8,8 @@ RUN_DIR=$(mkdir -p "${RUN_DIR:-$ROOT/.run}" && cd "${RUN_DIR:-$ROOT/.run}" && pw
 # The ports a stack was first brought up with are its ports: every later command (make etl,
 # status, bench, down) reads them from the run directory. A variable the caller sets still wins.
 STACK_ENV=$RUN_DIR/stack.env
-if [ -f "$STACK_ENV" ]; then
-    while IFS='=' read -r name value; do
-        if [ -n "$name" ] && [ -z "${!name:-}" ]; then printf -v "$name" '%s' "$value"; fi
-    done <"$STACK_ENV"
-fi
+. "$ROOT/scripts/settings-file.sh"
+load_settings "$STACK_ENV"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 BIN_DIR=${BIN_DIR:-$ROOT/.build/release}
 DOCS_DIR=${DOCS_DIR:-$ROOT/.build-docs}

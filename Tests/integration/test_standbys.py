@@ -15,6 +15,7 @@ import time
 import pytest
 
 from conftest import ROOT, running_stack, wait_for
+from kasparro_tooling import RequestLoop
 
 
 @pytest.fixture(scope="module")
@@ -46,35 +47,9 @@ def total(stack, **params) -> int:
     return r.json()["total"]
 
 
-class Load:
+def Load(stack, params=lambda: {"page_size": 5}, clients: int = 4) -> RequestLoop:
     """Clients requesting /data through nginx until stopped; every non-200 is kept."""
-
-    def __init__(self, stack, params=lambda: {"page_size": 5}, clients: int = 4):
-        self.stack, self.params, self.stop = stack, params, threading.Event()
-        self.ok, self.failed = 0, []
-        self.threads = [threading.Thread(target=self.run) for _ in range(clients)]
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                r = self.stack.get("/data", params=self.params())
-                status = r.status_code
-            except Exception as error:  # a failed request of any kind counts
-                status = repr(error)
-            if status == 200:
-                self.ok += 1
-            else:
-                self.failed.append(status)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
+    return RequestLoop(lambda _: stack.get("/data", params=params()).status_code, clients)
 
 
 def test_no_standby_configured_is_the_primary_alone(stack):

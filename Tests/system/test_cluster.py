@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from kasparro_tooling import ROOT, free_port
+from kasparro_tooling import ROOT, RequestLoop, free_port
 
 CLUSTER = ROOT / "scripts" / "cluster.sh"
 SAMPLES_CSV = ROOT.parent / "shared" / "samples" / "csv"
@@ -77,41 +77,20 @@ def cluster():
             subprocess.run(["rm", "-rf", str(directory)])
 
 
-class Loop:
+def Loop(cluster: Cluster, keys: "list[str]", path_of=lambda rng: "/data?page_size=5") -> RequestLoop:
     """Clients GETting through the balancer until stopped, each with its own key (the keys hash to
-    both web nodes); every answer that is not a 200 is kept."""
-
-    def __init__(self, cluster: Cluster, keys: "list[str]", path=lambda rng: "/data?page_size=5"):
-        self.cluster, self.keys, self.path = cluster, keys, path
-        self.stop, self.ok, self.failed = threading.Event(), 0, []
-        self.threads = [threading.Thread(target=self.run, args=(key, i)) for i, key in enumerate(keys)]
-
-    def run(self, key: str, seed: int):
-        rng, session = random.Random(seed), requests.Session()
+    both web nodes); every answer that is not a 200 is kept with its path and body."""
+    settings = cluster.settings
+    sessions, rngs = [requests.Session() for _ in keys], [random.Random(i) for i in range(len(keys))]
+    for session, key in zip(sessions, keys):
         session.headers["x-api-key"] = key
-        ca = self.cluster.settings["BALANCER_CA"]
-        base = self.cluster.settings["BALANCER_URL"]
-        while not self.stop.is_set():
-            path, response = self.path(rng), None
-            try:
-                response = session.get(base + path, verify=ca, timeout=15)
-                status = response.status_code
-            except requests.RequestException as error:
-                status = repr(error)
-            if status == 200:
-                self.ok += 1
-            else:
-                self.failed.append((time.monotonic(), path, status, response.text[:200] if response is not None else ""))
 
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
+    def fetch(i: int):
+        path = path_of(rngs[i])
+        response = sessions[i].get(settings["BALANCER_URL"] + path, verify=settings["BALANCER_CA"], timeout=15)
+        return response.status_code, f"{path} {response.text[:200]}"
 
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
+    return RequestLoop(fetch, len(keys))
 
 
 def add_keys(cluster: Cluster, count: int, tier: str) -> "list[str]":
@@ -158,7 +137,7 @@ def test_the_primary_lost_under_reads_and_during_an_etl_run(cluster):
     assert old, "no primary"
     node_dir = cluster.dir / "pg" / f"node-{old}"
     count = lambda: int(cluster.sql("SELECT count(*) FROM market_records WHERE symbol = 'CLSYN'") or 0)
-    with Loop(cluster, keys, path=uncached) as loop:
+    with Loop(cluster, keys, path_of=uncached) as loop:
         etl = subprocess.Popen([str(CLUSTER), "etl"], env={**cluster.env, "ETL_BATCH_SIZE": "200"},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
@@ -206,7 +185,7 @@ def test_a_web_node_killed_under_load_fails_no_request(cluster):
     keys = add_keys(cluster, 12, "high")  # all twelve on one node: 1 run in 2,048
     web1 = cluster.dir / "web-1"
     access_log = web1 / "log" / "nginx-access.log"
-    with Loop(cluster, keys, path=uncached) as loop:
+    with Loop(cluster, keys, path_of=uncached) as loop:
         deadline = time.monotonic() + 30
         while loop.ok < 200 and time.monotonic() < deadline:
             time.sleep(0.1)
