@@ -447,6 +447,9 @@ CREATE TABLE public.asset_sources (
     circulating_supply double precision,
     evidence jsonb,
     score double precision,
+    first_data_at timestamp with time zone,
+    ath_at timestamp with time zone,
+    atl_at timestamp with time zone,
     CONSTRAINT asset_sources_match_confidence_check CHECK (((match_confidence >= (0)::numeric) AND (match_confidence <= (1)::numeric))),
     CONSTRAINT asset_sources_source_check CHECK ((source = ANY (ARRAY['coinpaprika'::text, 'coingecko'::text, 'csv'::text])))
 );

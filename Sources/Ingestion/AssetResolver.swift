@@ -18,6 +18,8 @@ final class AssetResolver {
     private var bySymbol: [String: [Int64]] = [:]
     /// Assets by their ticker without its first letter (`MIOTA` under `IOTA`): ticker variants.
     private var longer: [String: [Int64]] = [:]
+    /// Assets by the name keys of their coins: a coin whose ticker changed finds its asset by its id.
+    private var byKey: [String: [Int64]] = [:]
     private var pending: (mapped: [Key: Int64], candidates: [AssetCandidate]) = ([:], [])
     /// The sources' coin lists, read at the first coin to resolve (after this run's list refresh).
     private var directory: CoinDirectory?
@@ -30,7 +32,8 @@ final class AssetResolver {
     /// Loads every asset and mapping: the candidates a new coin is matched against.
     private func loadAll(connection: Connection) throws {
         let rows = try connection.query("""
-            SELECT s.source, s.source_id, s.asset_id, a.symbol, s.name, s.max_supply, s.total_supply, s.circulating_supply
+            SELECT s.source, s.source_id, s.asset_id, a.symbol, s.name, s.max_supply, s.total_supply, s.circulating_supply,
+                   rfc3339(s.first_data_at) AS first_data_at, rfc3339(s.ath_at) AS ath_at, rfc3339(s.atl_at) AS atl_at
             FROM asset_sources s JOIN assets a USING (asset_id)
             """).rows
         for row in rows {
@@ -40,8 +43,12 @@ final class AssetResolver {
             mapped[Key(source: source, sourceID: sourceID)] = id
             let supply = Supply(max: try row.optional("max_supply"), total: try row.optional("total_supply"),
                                 circulating: try row.optional("circulating_supply"))
+            func time(_ column: String) throws -> Timestamp? {
+                try row.optional(column, as: String.self).flatMap { Timestamp.parseFilter($0) }
+            }
             add(to: id, symbol: try row.get("symbol"), source: source, sourceID: sourceID, name: try row.get("name"),
-                supply: supply.isEmpty ? nil : supply)
+                supply: supply.isEmpty ? nil : supply,
+                history: History(firstDataAt: try time("first_data_at"), athAt: try time("ath_at"), atlAt: try time("atl_at")))
         }
         loaded = true
     }
@@ -85,13 +92,15 @@ final class AssetResolver {
         if directory == nil { directory = try CoinLists.directory(connection) }
         let matches = coins.map { coin in
             let symbol = coin.symbol.uppercased()
-            // Candidates: the same ticker, and tickers one leading letter longer or shorter.
+            // Candidates: the same ticker, tickers one leading letter longer or shorter, and assets
+            // that hold the coin's own id among their keys (a ticker changed at one source).
             var ids = bySymbol[symbol] ?? []
             if symbol.count >= 4 { ids += bySymbol[String(symbol.dropFirst())] ?? [] }
             ids += longer[symbol] ?? []
+            ids += (byKey[Identity.compact(coin.sourceID)] ?? []).filter { !ids.contains($0) }
             let pool = ids.compactMap { candidates[$0] }
             return Identity.match(source: coin.source, sourceID: coin.sourceID, symbol: symbol, name: coin.name,
-                                  supply: coin.supply, candidates: pool, directory: directory)
+                                  supply: coin.supply, history: coin.history, candidates: pool, directory: directory)
         }
         var ids = matches.map(\.assetID)
         let needNew = ids.indices.filter { ids[$0] == nil }
@@ -111,9 +120,11 @@ final class AssetResolver {
         func number(_ value: Double?) -> String? { value.map { String($0) } }
         try connection.query("""
             INSERT INTO asset_sources (source, source_id, asset_id, symbol, name, match_method, match_confidence,
-                                       max_supply, total_supply, circulating_supply, evidence, score)
+                                       max_supply, total_supply, circulating_supply, evidence, score,
+                                       first_data_at, ath_at, atl_at)
             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::numeric[],
-                                 $8::float8[], $9::float8[], $10::float8[], $11::jsonb[], $12::float8[])
+                                 $8::float8[], $9::float8[], $10::float8[], $11::jsonb[], $12::float8[],
+                                 $13::timestamptz[], $14::timestamptz[], $15::timestamptz[])
             """, [sqlArrayLiteral(coins.map(\.source.rawValue)), sqlArrayLiteral(coins.map(\.sourceID)),
                   sqlArrayLiteral(ids.map { String($0!) }), sqlArrayLiteral(coins.map { $0.symbol.uppercased() }),
                   sqlArrayLiteral(coins.map(\.name)), sqlArrayLiteral(matches.map(\.method.rawValue)),
@@ -121,14 +132,17 @@ final class AssetResolver {
                   sqlArrayLiteral(coins.map { number($0.supply?.max) }), sqlArrayLiteral(coins.map { number($0.supply?.total) }),
                   sqlArrayLiteral(coins.map { number($0.supply?.circulating) }),
                   sqlArrayLiteral(matches.map { AssetResolver.evidenceJSON($0.evidence) }),
-                  sqlArrayLiteral(matches.map { String($0.score) })])
+                  sqlArrayLiteral(matches.map { String($0.score) }),
+                  sqlArrayLiteral(coins.map { $0.history?.firstDataAt?.description }),
+                  sqlArrayLiteral(coins.map { $0.history?.athAt?.description }),
+                  sqlArrayLiteral(coins.map { $0.history?.atlAt?.description })])
         for (coin, id) in zip(coins, ids) {
             pending.mapped[Key(source: coin.source, sourceID: coin.sourceID)] = id!
             pending.candidates.append(AssetCandidate(
                 assetID: id!, symbol: coin.symbol.uppercased(),
                 keys: Identity.keys(source: coin.source, sourceID: coin.sourceID, symbol: coin.symbol, name: coin.name),
                 names: [Identity.compact(coin.name)], sources: [coin.source], supplies: coin.supply.map { [$0] } ?? [],
-                essentials: [Identity.essentialName(coin.name)]))
+                essentials: [Identity.essentialName(coin.name)], histories: coin.history.map { [$0] } ?? []))
         }
     }
 
@@ -138,7 +152,7 @@ final class AssetResolver {
         for candidate in pending.candidates {
             for source in candidate.sources {
                 add(to: candidate.assetID, symbol: candidate.symbol, source: source, keys: candidate.keys, names: candidate.names,
-                    supplies: candidate.supplies, essentials: candidate.essentials)
+                    supplies: candidate.supplies, essentials: candidate.essentials, histories: candidate.histories)
             }
         }
         rollback()
@@ -149,23 +163,27 @@ final class AssetResolver {
         pending = ([:], [])
     }
 
-    private func add(to id: Int64, symbol: String, source: Source, sourceID: String, name: String, supply: Supply?) {
+    private func add(to id: Int64, symbol: String, source: Source, sourceID: String, name: String, supply: Supply?,
+                     history: History?) {
         add(to: id, symbol: symbol, source: source,
             keys: Identity.keys(source: source, sourceID: sourceID, symbol: symbol, name: name),
-            names: [Identity.compact(name)], supplies: supply.map { [$0] } ?? [], essentials: [Identity.essentialName(name)])
+            names: [Identity.compact(name)], supplies: supply.map { [$0] } ?? [], essentials: [Identity.essentialName(name)],
+            histories: history.map { [$0] } ?? [])
     }
 
     private func add(to id: Int64, symbol: String, source: Source, keys: Set<String>, names: Set<String>, supplies: [Supply],
-                     essentials: Set<String>) {
+                     essentials: Set<String>, histories: [History]) {
         if candidates[id] == nil {
             candidates[id] = AssetCandidate(assetID: id, symbol: symbol, keys: [], names: [], sources: [])
             bySymbol[symbol, default: []].append(id)
             if symbol.count >= 4 { longer[String(symbol.dropFirst()), default: []].append(id) }
         }
+        for key in keys.subtracting(candidates[id]!.keys) { byKey[key, default: []].append(id) }
         candidates[id]!.keys.formUnion(keys)
         candidates[id]!.names.formUnion(names)
         candidates[id]!.sources.insert(source)
         candidates[id]!.supplies += supplies
+        candidates[id]!.histories += histories
         candidates[id]!.essentials.formUnion(essentials.subtracting([""]))
     }
 

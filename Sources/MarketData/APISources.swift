@@ -72,7 +72,7 @@ struct APIRecordLayout: Sendable {
             priceUSD: priceUSD,
             marketCapUSD: try Field.amount(amounts, marketCap, label: label(marketCap), zeroIsMissing: true),
             volume24hUSD: try Field.amount(amounts, volume, label: label(volume), zeroIsMissing: false),
-            rank: try Field.rank(row, rank), supply: APIRecordLayout.supply(row))
+            rank: try Field.rank(row, rank), supply: APIRecordLayout.supply(row), history: APIRecordLayout.history(row))
     }
 
     /// `max_supply`, `total_supply` and `circulating_supply` at the row's top level (both APIs put
@@ -84,6 +84,16 @@ struct APIRecordLayout: Sendable {
         }
         let supply = Supply(max: number("max_supply"), total: number("total_supply"), circulating: number("circulating_supply"))
         return supply.isEmpty ? nil : supply
+    }
+
+    /// `first_data_at` (CoinPaprika), `ath_date` and `atl_date` (CoinGecko) at the row's top level;
+    /// anything that is not an RFC 3339 time is unknown, never a reason to quarantine.
+    static func history(_ row: JSONValue) -> History? {
+        func time(_ key: String) -> Timestamp? {
+            if case .string(let text)? = row[key] { return Timestamp.parseFilter(text) }
+            return nil
+        }
+        return History(firstDataAt: time("first_data_at"), athAt: time("ath_date"), atlAt: time("atl_date"))
     }
 }
 

@@ -12,6 +12,12 @@ public enum MatchMethod: String, Sendable, CaseIterable {
     case symbolSupply = "symbol+supply"
     /// A ticker written differently (an extra leading letter) and the same display name.
     case tickerVariantName = "ticker-variant+name"
+    /// Another ticker (changed at one source), the coin's own id among the asset's keys and the
+    /// same name once generic words are dropped.
+    case tickerChange = "ticker-change+id"
+    /// Same ticker, one name is the ticker and begins the other, and the supply agrees (a rename:
+    /// Wootrade, now WOO Network).
+    case symbolNamePrefix = "symbol+name-prefix"
     /// No asset matched: a new one was created.
     case new
 }
@@ -56,10 +62,12 @@ public struct AssetCandidate: Sendable {
     public var supplies: [Supply]
     /// Its mapped coins' names without generic words (see `Identity.essentialName`).
     public var essentials: Set<String>
+    /// Its mapped coins' trading dates, where known.
+    public var histories: [History]
 
     /// Creates a candidate.
     public init(assetID: Int64, symbol: String, keys: Set<String>, names: Set<String>, sources: Set<Source> = [],
-                supplies: [Supply] = [], essentials: Set<String> = []) {
+                supplies: [Supply] = [], essentials: Set<String> = [], histories: [History] = []) {
         self.assetID = assetID
         self.symbol = symbol
         self.keys = keys
@@ -67,6 +75,7 @@ public struct AssetCandidate: Sendable {
         self.sources = sources
         self.supplies = supplies
         self.essentials = essentials
+        self.histories = histories
     }
 }
 
@@ -119,20 +128,25 @@ public enum Identity {
     ///
     /// Evidence, each with its weight: the same display name (0.6), the coin's own id among the
     /// asset's keys (0.6), another name key — source id, CoinPaprika slug — in common (0.5), the
-    /// same name once generic words are dropped (0.45);
+    /// same name once generic words are dropped (0.45), a name that is the ticker and begins the
+    /// other's (0.35: `WOO Network` ~ `Wootrade`);
     /// maximum supply within 1% (+0.4, more than 10% apart −0.15: maximums get raised, redenominated,
     /// merged), another coin in the source's own coin list with the same ticker and the asset's
     /// name whose id fits the asset at least as well (−0.4 against a name match: CoinGecko's
     /// `beam-2` "Beam" is not CoinPaprika's `beam-beam` when CoinGecko also lists `beam`), total
     /// supply within 1% (+0.3) or 25% (+0.1; it moves with mints and burns, so a gap says little, but
-    /// over 20 times apart is another coin or a redenominated token: −0.2), circulating supply within 10% (+0.1: the
-    /// sources were recorded on different dates); a ticker written differently (−0.1). A coin joins
-    /// the best candidate scoring at least `threshold` when its ticker agrees and either a name
-    /// agrees or the supply alone reaches the threshold (a project renamed at one source); a ticker
-    /// written differently needs the same display name. A ticker alone never merges, and a coin
-    /// never joins an asset its source already maps another id to.
+    /// over 20 times apart, with circulating supplies over 3 times apart too, is another coin or a
+    /// redenominated token: −0.2), circulating supply within 10% (+0.1: the sources were recorded on
+    /// different dates); an all-time high and low weeks apart, over a year after the other coin's
+    /// data begins (−0.3: a later coin of the name, `laterCoin`); a ticker written differently or
+    /// changed (−0.1). A coin joins the best candidate scoring at least `threshold` when its ticker
+    /// agrees and either a name agrees or the supply alone reaches the threshold (a project renamed
+    /// at one source); a ticker written differently needs the same display name; another ticker
+    /// altogether needs the coin's own id among the asset's keys and the same essential name (a
+    /// ticker changed at one source: CoinGecko's `render-token`, RNDR then RENDER). A ticker alone
+    /// never merges, and a coin never joins an asset its source already maps another id to.
     public static func match(source: Source, sourceID: String, symbol: String, name: String, supply: Supply? = nil,
-                             candidates: [AssetCandidate], directory: CoinDirectory? = nil) -> IdentityMatch {
+                             history: History? = nil, candidates: [AssetCandidate], directory: CoinDirectory? = nil) -> IdentityMatch {
         let upper = symbol.uppercased()
         let mine = keys(source: source, sourceID: sourceID, symbol: symbol, name: name)
         let myName = compact(name)
@@ -141,7 +155,11 @@ public enum Identity {
         var nearest: IdentityMatch?
         for candidate in candidates where !candidate.sources.contains(source) {
             let variant = candidate.symbol != upper
-            guard !variant || isTickerVariant(upper, candidate.symbol) else { continue }
+            // Another ticker entirely: only the coin's own id kept among the asset's keys, with the
+            // same essential name, says it is the asset's coin under a ticker changed at one source.
+            let changed = variant && !isTickerVariant(upper, candidate.symbol)
+            if changed && !(candidate.keys.contains(compact(sourceID)) && myEssential.count >= 3
+                            && (candidate.essentials.contains(myEssential) || candidate.names.contains(myName))) { continue }
             var evidence: [Evidence] = []
             var method: MatchMethod?
             var confidence = 0.0
@@ -158,20 +176,35 @@ public enum Identity {
             } else if myEssential.count >= 3, candidate.essentials.contains(myEssential) || candidate.keys.contains(myEssential) {
                 evidence.append(Evidence(kind: "name-words", weight: 0.45, detail: "name without generic words \(myEssential)"))
                 (method, confidence) = (.symbolNameWords, 0.8)
+            } else if !variant, let prefix = tickerPrefix(upper, myEssential, candidate.essentials) {
+                // Weaker than a name: it takes the supply's agreement too to reach the threshold.
+                evidence.append(Evidence(kind: "name-prefix", weight: 0.35, detail: "name \(prefix)"))
+                (method, confidence) = (.symbolNamePrefix, 0.7)
             }
             let supplyEvidence = compareSupply(supply, candidate.supplies)
             evidence += supplyEvidence
+            if let later = laterCoin(history, candidate.histories) {
+                evidence.append(Evidence(kind: "history", weight: -0.3, detail: later))
+            }
             if evidence.first.map({ $0.kind == "name" || $0.kind == "name-words" }) == true,
                let namesake = directory?.namesake(source: source, id: sourceID, ticker: upper, of: candidate) {
                 evidence.append(Evidence(kind: "namesake", weight: -0.4,
                                          detail: "\(source.rawValue) lists \(namesake) with this ticker and the asset's name"))
             }
-            if variant { evidence.append(Evidence(kind: "ticker-variant", weight: -0.1, detail: "ticker \(upper) ~ \(candidate.symbol)")) }
+            if changed {
+                evidence.append(Evidence(kind: "ticker-change", weight: -0.1, detail: "ticker \(upper), was \(candidate.symbol)"))
+            } else if variant {
+                evidence.append(Evidence(kind: "ticker-variant", weight: -0.1, detail: "ticker \(upper) ~ \(candidate.symbol)"))
+            }
             let score = evidence.reduce(0) { $0 + $1.weight }
             if method == nil && !variant && supplyEvidence.reduce(0, { $0 + $1.weight }) >= threshold - 1e-9 {
                 (method, confidence) = (.symbolSupply, 0.75)
             }
-            if variant && method != .tickerVariantName { method = nil }
+            if changed {
+                if method != nil { (method, confidence) = (.tickerChange, 0.8) }
+            } else if variant && method != .tickerVariantName {
+                method = nil
+            }
             guard let method, score >= threshold - 1e-9 else {
                 let miss = IdentityMatch(method: .new, confidence: 1.0, assetID: nil, evidence: evidence, score: score)
                 if nearest == nil || score > nearest!.score { nearest = miss }
@@ -214,9 +247,15 @@ public enum Identity {
                 if gap <= 0.01 { found.append(Evidence(kind: "total-supply", weight: 0.3, detail: "total supply \(a) ~ \(b)")) }
                 else if gap <= 0.25 { found.append(Evidence(kind: "total-supply", weight: 0.1, detail: "total supply \(a) near \(b)")) }
                 // Mints and burns move a supply by percents, not by a factor of twenty: that is
-                // another coin of the name (or a redenominated one, a new token too).
-                else if Swift.max(a, b) > 20 * Swift.min(a, b) {
-                    found.append(Evidence(kind: "total-supply", weight: -0.2, detail: "total supply \(a) vs \(b): over 20x apart"))
+                // another coin of the name (or a redenominated one, a new token too) — when the
+                // circulating supplies, both known, are apart as well. A total alone is on each
+                // source's own definition: CoinPaprika gives Filecoin's circulating supply as its
+                // total (24x CoinGecko's), and Tether Gold's total 57x CoinGecko's with no
+                // circulating supply at all.
+                else if Swift.max(a, b) > 20 * Swift.min(a, b), let c = mine.circulating, let d = other.circulating,
+                        Swift.max(c, d) > 3 * Swift.min(c, d) {
+                    found.append(Evidence(kind: "total-supply", weight: -0.2,
+                                          detail: "total supply \(a) vs \(b): over 20x apart, circulating \(c) vs \(d)"))
                 }
             }
             if let a = mine.circulating, let b = other.circulating, apart(a, b) <= 0.1 {
@@ -229,6 +268,38 @@ public enum Identity {
             }
         }
         return best
+    }
+
+    /// A name that is the ticker itself and begins the other coin's name (`WOO Network` → `woo`,
+    /// `Wootrade`): the shared part, or nil.
+    static func tickerPrefix(_ ticker: String, _ mine: String, _ theirs: Set<String>) -> String? {
+        let ticker = compact(ticker)
+        guard ticker.count >= 3 else { return nil }
+        for other in theirs where other != mine {
+            let (short, long) = mine.count < other.count ? (mine, other) : (other, mine)
+            if short == ticker && long.hasPrefix(short) { return "\(short) begins \(long)" }
+        }
+        return nil
+    }
+
+    /// A later coin of the name: one coin's all-time high and low fall within 60 days of each
+    /// other, over a year after the other coin's data begins — its whole price history is that
+    /// short, so it is not the coin traded since then (CoinGecko's Jupiter of 2024, high 2024-01-31
+    /// and low 2024-02-21, against CoinPaprika's Jupiter with data since 2020-04-28). Returns the
+    /// evidence's detail, or nil.
+    static func laterCoin(_ mine: History?, _ theirs: [History]) -> String? {
+        let day: Int64 = 86_400_000_000
+        func later(_ a: History, _ b: History) -> String? {
+            guard let extremes = a.extremes, let since = b.firstDataAt,
+                  extremes.upperBound.microseconds - extremes.lowerBound.microseconds <= 60 * day,
+                  extremes.lowerBound.microseconds - since.microseconds > 365 * day else { return nil }
+            return "all-time high and low \(extremes.lowerBound)...\(extremes.upperBound), data on the other since \(since)"
+        }
+        guard let mine else { return nil }
+        for other in theirs {
+            if let found = later(mine, other) ?? later(other, mine) { return found }
+        }
+        return nil
     }
 
     /// Words sources add to a project's name ("… Network", "… Token"): not what tells two coins apart.

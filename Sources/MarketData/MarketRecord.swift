@@ -22,11 +22,13 @@ public struct MarketRecord: Sendable, Hashable {
     public var rank: Int?
     /// The coin's supply figures, when the source gives them (identity evidence, not stored per row).
     public var supply: Supply?
+    /// When the source says the coin traded, when it gives dates (identity evidence, not stored per row).
+    public var history: History?
 
     /// Creates a record.
     public init(source: Source, sourceID: String, symbol: String, name: String, observedAt: Timestamp,
                 priceUSD: DecimalText?, marketCapUSD: DecimalText?, volume24hUSD: DecimalText?, rank: Int?,
-                supply: Supply? = nil) {
+                supply: Supply? = nil, history: History? = nil) {
         self.source = source
         self.sourceID = sourceID
         self.symbol = symbol
@@ -37,6 +39,7 @@ public struct MarketRecord: Sendable, Hashable {
         self.volume24hUSD = volume24hUSD
         self.rank = rank
         self.supply = supply
+        self.history = history
     }
 }
 
@@ -60,6 +63,31 @@ public struct Supply: Sendable, Hashable, Codable {
 
     /// Whether nothing is known.
     public var isEmpty: Bool { max == nil && total == nil && circulating == nil }
+}
+
+/// The dates a source gives for a coin's trading: CoinPaprika's `first_data_at` (where its data on
+/// the coin begins), CoinGecko's `ath_date` and `atl_date` (its all-time high and low).
+public struct History: Sendable, Hashable {
+    /// Where the source's data on the coin begins.
+    public let firstDataAt: Timestamp?
+    /// When its all-time high was.
+    public let athAt: Timestamp?
+    /// When its all-time low was.
+    public let atlAt: Timestamp?
+
+    /// Creates the dates; nil when none is known.
+    public init?(firstDataAt: Timestamp?, athAt: Timestamp?, atlAt: Timestamp?) {
+        guard firstDataAt != nil || athAt != nil || atlAt != nil else { return nil }
+        self.firstDataAt = firstDataAt
+        self.athAt = athAt
+        self.atlAt = atlAt
+    }
+
+    /// The span from the earlier of the all-time high and low to the later, when both are known.
+    public var extremes: ClosedRange<Timestamp>? {
+        guard let athAt, let atlAt else { return nil }
+        return min(athAt, atlAt)...max(athAt, atlAt)
+    }
 }
 
 /// Why a source record was not accepted; stored with the raw record in the quarantine table.

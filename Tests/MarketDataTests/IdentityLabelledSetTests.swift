@@ -31,9 +31,10 @@ final class IdentityLabelledSetTests: XCTestCase {
 
     /// Every CoinPaprika ticker becomes an asset of its own, as a run into an empty database makes
     /// them (two ids of one source never share one); each CoinGecko coin is then matched against
-    /// them as the resolver does (candidates: its ticker, and tickers a leading letter longer or
-    /// shorter), from its 2022 record when it has one (closest to the 2021 CoinPaprika recording),
-    /// else its 2025 one, with both APIs' recorded coin lists as the directory.
+    /// them as the resolver does (candidates: its ticker, tickers a leading letter longer or
+    /// shorter, and assets holding its own id among their keys), from its 2022 record when it has
+    /// one (closest to the 2021 CoinPaprika recording), else its 2025 one — its 2025 one for a
+    /// ticker changed since — with both APIs' recorded coin lists as the directory.
     func testPrecisionAndRecallOnTheLabelledSet() throws {
         var directory = CoinDirectory()
         for (source, file) in [(Source.coinpaprika, "coinpaprika/coins_2021-08-12.json"), (.coingecko, "coingecko/coins_list_2022-02-23.json")] {
@@ -45,31 +46,45 @@ final class IdentityLabelledSetTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(directory.count, 20_000)
+        let outcome = try evaluate(directory: directory)
+        XCTAssertGreaterThanOrEqual(outcome.precision, 0.995, "merged wrongly: \(outcome.wrong)")
+        XCTAssertGreaterThanOrEqual(outcome.recall, 0.98, "missed: \(outcome.misses)")
+    }
+
+    /// The same without the coin lists (their fetch failed, or `COIN_LISTS=off`): the trading
+    /// dates and supplies keep later namesakes apart on their own.
+    func testPrecisionHoldsWithoutTheCoinLists() throws {
+        let outcome = try evaluate(directory: nil)
+        XCTAssertGreaterThanOrEqual(outcome.precision, 0.995, "merged wrongly: \(outcome.wrong)")
+        XCTAssertGreaterThanOrEqual(outcome.recall, 0.98, "missed: \(outcome.misses)")
+    }
+
+    private func evaluate(directory: CoinDirectory?) throws -> (precision: Double, recall: Double, wrong: [String], misses: [String]) {
         let paprika = try records("coinpaprika/tickers_quotes-USD_2021-08-12.json", CoinPaprika.record)
-        var gecko: [String: MarketRecord] = [:]
-        for file in ["coingecko/markets_page1_per250_2022-02-23.json", "coingecko/markets_page1_per250_2025-02-09.json"] {
-            for record in try records(file, CoinGecko.record) where gecko[record.sourceID] == nil {
-                gecko[record.sourceID] = record
-            }
-        }
+        var earlier: [String: MarketRecord] = [:], later: [String: MarketRecord] = [:]
+        for record in try records("coingecko/markets_page1_per250_2022-02-23.json", CoinGecko.record) { earlier[record.sourceID] = record }
+        for record in try records("coingecko/markets_page1_per250_2025-02-09.json", CoinGecko.record) { later[record.sourceID] = record }
         var candidates: [AssetCandidate] = []
-        var bySymbol: [String: [Int]] = [:]
+        var bySymbol: [String: [Int]] = [:], byKey: [String: [Int]] = [:]
         for (index, coin) in paprika.enumerated() {
+            let keys = Identity.keys(source: .coinpaprika, sourceID: coin.sourceID, symbol: coin.symbol, name: coin.name)
             candidates.append(AssetCandidate(
-                assetID: Int64(index), symbol: coin.symbol.uppercased(),
-                keys: Identity.keys(source: .coinpaprika, sourceID: coin.sourceID, symbol: coin.symbol, name: coin.name),
+                assetID: Int64(index), symbol: coin.symbol.uppercased(), keys: keys,
                 names: [Identity.compact(coin.name)], sources: [.coinpaprika], supplies: coin.supply.map { [$0] } ?? [],
-                essentials: Set([Identity.essentialName(coin.name)].filter { !$0.isEmpty })))
+                essentials: Set([Identity.essentialName(coin.name)].filter { !$0.isEmpty }),
+                histories: coin.history.map { [$0] } ?? []))
             bySymbol[coin.symbol.uppercased(), default: []].append(index)
+            for key in keys { byKey[key, default: []].append(index) }
         }
-        func matched(_ id: String) -> String? {
-            guard let coin = gecko[id] else { return nil }
+        func matched(_ coin: MarketRecord) -> String? {
             let symbol = coin.symbol.uppercased()
             var pool = bySymbol[symbol] ?? []
             if symbol.count >= 4 { pool += bySymbol[String(symbol.dropFirst())] ?? [] }
             pool += bySymbol.filter { $0.key.count >= 4 && String($0.key.dropFirst()) == symbol }.flatMap(\.value)
-            let match = Identity.match(source: .coingecko, sourceID: id, symbol: coin.symbol, name: coin.name, supply: coin.supply,
-                                       candidates: pool.map { candidates[$0] }, directory: directory)
+            pool += (byKey[Identity.compact(coin.sourceID)] ?? []).filter { !pool.contains($0) }
+            let match = Identity.match(source: .coingecko, sourceID: coin.sourceID, symbol: coin.symbol, name: coin.name,
+                                       supply: coin.supply, history: coin.history, candidates: pool.map { candidates[$0] },
+                                       directory: directory)
             return match.assetID.map { paprika[Int($0)].sourceID }
         }
         let labelled = try pairs()
@@ -77,8 +92,12 @@ final class IdentityLabelledSetTests: XCTestCase {
         var truePositives = 0, falsePositives = 0, falseNegatives = 0
         var misses: [String] = [], wrong: [String] = []
         for pair in labelled {
-            XCTAssertNotNil(gecko[pair.gecko], "\(pair.gecko) is not in the CoinGecko samples")
-            let predicted = matched(pair.gecko) == pair.paprika
+            let coin = pair.kind == "ticker-change" ? later[pair.gecko] : earlier[pair.gecko] ?? later[pair.gecko]
+            guard let coin else {
+                XCTFail("\(pair.gecko) is not in the CoinGecko samples")
+                continue
+            }
+            let predicted = matched(coin) == pair.paprika
             switch (pair.same, predicted) {
             case (true, true): truePositives += 1
             case (false, true): falsePositives += 1; wrong.append("\(pair.gecko) ~ \(pair.paprika) (\(pair.kind))")
@@ -89,10 +108,10 @@ final class IdentityLabelledSetTests: XCTestCase {
         let precision = Double(truePositives) / Double(max(1, truePositives + falsePositives))
         let recall = Double(truePositives) / Double(max(1, truePositives + falseNegatives))
         let kinds = Dictionary(grouping: labelled, by: { "\($0.same ? "same" : "apart"):\($0.kind)" }).mapValues(\.count)
-        print("identity on \(labelled.count) labelled pairs \(kinds.sorted { $0.key < $1.key }): precision "
+        print("identity on \(labelled.count) labelled pairs \(kinds.sorted { $0.key < $1.key }), coin lists "
+              + (directory == nil ? "off" : "on") + ": precision "
               + String(format: "%.2f%%", precision * 100) + ", recall " + String(format: "%.2f%%", recall * 100)
               + "; merged wrongly: \(wrong); missed: \(misses)")
-        XCTAssertGreaterThanOrEqual(precision, 0.995, "merged wrongly: \(wrong)")
-        XCTAssertGreaterThanOrEqual(recall, 0.98, "missed: \(misses)")
+        return (precision, recall, wrong, misses)
     }
 }

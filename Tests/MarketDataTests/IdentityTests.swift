@@ -42,8 +42,9 @@ final class IdentityTests: XCTestCase {
     }
 
     func testSameNameDifferentSymbolIsNotMerged() {
+        // (Under its own id, kept among the asset's keys, it would be a ticker changed at one source.)
         let a = AssetCandidate(assetID: 3, symbol: "ETH", keys: ["ethereum"], names: ["ethereum"])
-        XCTAssertNil(Identity.match(source: .coingecko, sourceID: "ethereum", symbol: "ETHW", name: "Ethereum", candidates: [a]).assetID)
+        XCTAssertNil(Identity.match(source: .coingecko, sourceID: "ethereum-pow", symbol: "ETHW", name: "Ethereum", candidates: [a]).assetID)
     }
 }
 
@@ -57,12 +58,15 @@ final class IdentitySameSourceTests: XCTestCase {
 
 /// The evidence rules one by one (the labelled set measures them together).
 final class IdentityEvidenceTests: XCTestCase {
-    private func asset(_ id: Int64, _ symbol: String, paprikaID: String, name: String, supply: Supply? = nil) -> AssetCandidate {
+    private func asset(_ id: Int64, _ symbol: String, paprikaID: String, name: String, supply: Supply? = nil,
+                       history: History? = nil) -> AssetCandidate {
         AssetCandidate(assetID: id, symbol: symbol,
                        keys: Identity.keys(source: .coinpaprika, sourceID: paprikaID, symbol: symbol, name: name),
                        names: [Identity.compact(name)], sources: [.coinpaprika], supplies: supply.map { [$0] } ?? [],
-                       essentials: [Identity.essentialName(name)])
+                       essentials: [Identity.essentialName(name)], histories: history.map { [$0] } ?? [])
     }
+
+    private func day(_ text: String) -> Timestamp { Timestamp.parseFilter(text)! }
 
     func testGenericWordsAreDroppedFromNames() {
         XCTAssertEqual(Identity.essentialName("Conflux Network"), "conflux")
@@ -124,5 +128,82 @@ final class IdentityEvidenceTests: XCTestCase {
         XCTAssertNil(supply.total)
         XCTAssertEqual(supply.circulating, 5)
         XCTAssertTrue(Supply(max: 0, total: nil, circulating: 0).isEmpty)
+    }
+
+    /// The recorded Jupiters: CoinPaprika's (data since 2020) and CoinGecko's of 2024, supplies 7x
+    /// apart — merged by their name when the coin lists were not there to tell them apart.
+    func testALaterCoinOfTheNameStaysApartWithoutTheCoinLists() {
+        let jupiter = asset(8, "JUP", paprikaID: "jup-jupiter", name: "Jupiter",
+                            supply: Supply(max: nil, total: 1_000_000_000, circulating: 126_928_767),
+                            history: History(firstDataAt: day("2020-04-28"), athAt: nil, atlAt: nil))
+        let later = Identity.match(source: .coingecko, sourceID: "jupiter-exchange-solana", symbol: "jup", name: "Jupiter",
+                                   supply: Supply(max: 10_000_000_000, total: 6_999_978_786, circulating: 2_637_438_888),
+                                   history: History(firstDataAt: nil, athAt: day("2024-01-31T15:02:47.304Z"),
+                                                    atlAt: day("2024-02-21T18:31:05.083Z")),
+                                   candidates: [jupiter])
+        XCTAssertNil(later.assetID)
+        XCTAssertTrue(later.evidence.contains { $0.kind == "history" && $0.weight < 0 }, "\(later.evidence)")
+        // A coin with years between its high and low is the old coin: the name decides.
+        let same = Identity.match(source: .coingecko, sourceID: "jupiter", symbol: "jup", name: "Jupiter",
+                                  history: History(firstDataAt: nil, athAt: day("2021-03-10"), atlAt: day("2023-10-09")),
+                                  candidates: [jupiter])
+        XCTAssertEqual(same.assetID, 8)
+        // Weeks between high and low, but within a year of the old coin's first data: a young coin, not a later one.
+        let young = Identity.match(source: .coingecko, sourceID: "jupiter", symbol: "jup", name: "Jupiter",
+                                   history: History(firstDataAt: nil, athAt: day("2020-06-01"), atlAt: day("2020-06-20")),
+                                   candidates: [jupiter])
+        XCTAssertEqual(young.assetID, 8)
+        // Either way round: CoinPaprika's coin matched against CoinGecko's asset.
+        let gecko = AssetCandidate(assetID: 9, symbol: "JUP", keys: ["jupiterexchangesolana", "jupiter"], names: ["jupiter"],
+                                   sources: [.coingecko], essentials: ["jupiter"],
+                                   histories: [History(firstDataAt: nil, athAt: day("2024-01-31"), atlAt: day("2024-02-21"))!])
+        XCTAssertNil(Identity.match(source: .coinpaprika, sourceID: "jup-jupiter", symbol: "JUP", name: "Jupiter",
+                                    history: History(firstDataAt: day("2020-04-28"), athAt: nil, atlAt: nil),
+                                    candidates: [gecko]).assetID)
+    }
+
+    /// Totals over 20x apart count against a name only when the circulating supplies are apart too:
+    /// CoinPaprika gave Filecoin's circulating supply as its total; the two Safes differ in both.
+    func testTotalsFarApartCountAgainstOnlyWithCirculatingSuppliesApart() {
+        let filecoin = asset(10, "FIL", paprikaID: "fil-filecoin", name: "Filecoin",
+                             supply: Supply(max: nil, total: 81_131_055, circulating: 81_131_055))
+        let fil = Identity.match(source: .coingecko, sourceID: "filecoin", symbol: "fil", name: "Filecoin",
+                                 supply: Supply(max: 1_970_815_422, total: 1_970_815_422, circulating: 167_323_853),
+                                 candidates: [filecoin])
+        XCTAssertEqual(fil.assetID, 10)
+        XCTAssertFalse(fil.evidence.contains { $0.weight < 0 }, "\(fil.evidence)")
+        let safe = asset(11, "SAFE", paprikaID: "safe-safe", name: "Safe",
+                         supply: Supply(max: nil, total: 29_600_000, circulating: 20_835_499))
+        let other = Identity.match(source: .coingecko, sourceID: "safe", symbol: "safe", name: "Safe",
+                                   supply: Supply(max: 1_000_000_000, total: 1_000_000_000, circulating: 540_473_917),
+                                   candidates: [safe])
+        XCTAssertNil(other.assetID)
+        XCTAssertTrue(other.evidence.contains { $0.kind == "total-supply" && $0.weight < 0 })
+    }
+
+    /// CoinGecko's `render-token` went from RNDR "Render Token" to RENDER "Render"; its id stayed.
+    func testATickerChangedAtOneSourceFindsItsAssetByTheCoinsID() {
+        let render = asset(12, "RNDR", paprikaID: "rndr-render-token", name: "Render Token")
+        let changed = Identity.match(source: .coingecko, sourceID: "render-token", symbol: "render", name: "Render", candidates: [render])
+        XCTAssertEqual(changed.assetID, 12)
+        XCTAssertEqual(changed.method, .tickerChange)
+        // Another ticker and the same name, but not the coin's id: another coin.
+        let terra = asset(13, "LUNA", paprikaID: "luna-terra", name: "Terra")
+        XCTAssertNil(Identity.match(source: .coingecko, sourceID: "terra-classic", symbol: "lunc", name: "Terra", candidates: [terra]).assetID)
+        // The coin's id, but another name: not enough.
+        XCTAssertNil(Identity.match(source: .coingecko, sourceID: "render-token", symbol: "rndx", name: "Rendex", candidates: [render]).assetID)
+    }
+
+    /// Wootrade became WOO Network: one name is the ticker and begins the other, and the totals agree.
+    func testANameThatIsTheTickerAndBeginsTheOtherTakesTheSupplyToo() {
+        let woo = asset(14, "WOO", paprikaID: "woo-wootrade", name: "Wootrade",
+                        supply: Supply(max: nil, total: 2_873_566_213, circulating: 376_235_705))
+        let renamed = Identity.match(source: .coingecko, sourceID: "woo-network", symbol: "woo", name: "WOO Network",
+                                     supply: Supply(max: 3_000_000_000, total: 2_989_743_329, circulating: 904_673_834),
+                                     candidates: [woo])
+        XCTAssertEqual(renamed.assetID, 14)
+        XCTAssertEqual(renamed.method, .symbolNamePrefix)
+        XCTAssertNil(Identity.match(source: .coingecko, sourceID: "woo-network", symbol: "woo", name: "WOO Network", candidates: [woo]).assetID,
+                     "the name alone is not enough")
     }
 }

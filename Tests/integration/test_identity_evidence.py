@@ -68,3 +68,21 @@ def test_evidence_decides_and_is_recorded(stack):
                       stack.db_url(db)) == [["21000000"]]
     # Pegged tokens still stay apart.
     assert mapping(stack, db, "coingecko", "binance-peg-dogecoin")[0] != mapping(stack, db, "csv", "dogecoin")[0]
+
+
+def test_without_the_coin_lists_a_later_namesake_stays_apart(stack):
+    """CoinGecko's Jupiter of 2024 against CoinPaprika's of 2020 (data since 2020-04-28), in a run
+    without the coin lists: the trading dates each mapping keeps say it is a later coin."""
+    db = stack.fresh_database()
+    fixture_script(stack, [])
+    stack.etl("run", "--source", "coinpaprika", "--source", "coingecko", database=db, env={"COIN_LISTS": "off"})
+    assert stack.psql("SELECT count(*) FROM source_coins", stack.db_url(db)) == [["0"]]
+    jup, method, evidence = mapping(stack, db, "coingecko", "jupiter-exchange-solana")
+    assert jup != mapping(stack, db, "coinpaprika", "jup-jupiter")[0] and method == "new"
+    assert any(e["kind"] == "history" and e["weight"] < 0 for e in evidence), evidence
+    dates = stack.psql("SELECT source_id, rfc3339(first_data_at), rfc3339(ath_at), rfc3339(atl_at) FROM asset_sources "
+                       "WHERE source_id IN ('jup-jupiter', 'jupiter-exchange-solana') ORDER BY 1", stack.db_url(db))
+    assert dates == [["jup-jupiter", "2020-04-28T00:00:00Z", "", ""],
+                     ["jupiter-exchange-solana", "", "2024-01-31T15:02:47.304000Z", "2024-02-21T18:31:05.083000Z"]], dates
+    # The same coin under both names still joins: Bitcoin's dates are years apart.
+    assert mapping(stack, db, "coingecko", "bitcoin")[0] == mapping(stack, db, "coinpaprika", "btc-bitcoin")[0]

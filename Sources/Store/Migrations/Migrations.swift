@@ -19,6 +19,7 @@ public enum Migrations {
     /// Every migration in order.
     public static let all: [Migration] = [
         v001, v002, v003, v004, v005, v006, v007, v008, v009, v010, v011, v012, v013, v014, v015, v016, v017, v018,
+        v019,
     ]
 
     /// The newest version: what this binary's responders need the database to have.
