@@ -124,6 +124,11 @@ def test_kill_9_mid_run_then_resume_equals_an_uninterrupted_run(stack):
         assert committed, "the ETL did not reach the kill point"
         process.send_signal(signal.SIGKILL)
         process.wait()
+        # The killed client's backend ends (and frees the invocation lock) only once it reads the
+        # closed socket; a run started before that exits 75, "another ETL invocation is running".
+        assert wait_for(lambda: stack.psql(f"SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                                           f"WHERE l.locktype = 'advisory' AND d.datname = '{db}'") == [["0"]],
+                        timeout=30, interval=0.05), "the killed run's session still holds the invocation lock"
     stack.etl("run", "--source", "csv", database=db)
     assert table_digest(stack, db) == reference
     # The killed runs are recorded as failed (interrupted), the last one succeeded.

@@ -1,12 +1,16 @@
 """Each /data filter is answered through its own index (checked in pg_stat_user_indexes, summed over
-the partitions: each partition's copy of a parent index is named after its columns)."""
+the partitions: each partition's copy of a parent index is named after its columns). The source
+filter is CoinPaprika's, whose rows lie in one old partition: for `csv` and `coingecko`, most rows
+of the partitions a first page reads, the key index read backwards with the source as an index
+condition needs no sort, and the planner takes it on the data a default run lays down (with
+`ETL_BATCH_SIZE=1000` it had still chosen the source index for `csv`): the cheaper plan for them."""
 import json
 import uuid
 
 from conftest import wait_for
 
 CASES = [({"symbol": "xrp"}, "_symbol_observed_at_idx"), ({"asset_id": 3}, "_asset_id_observed_at_idx"),
-         ({"source": "csv"}, "_source_observed_at_idx"), ({}, "_observed_at_source_source_id_idx")]
+         ({"source": "coinpaprika"}, "_source_observed_at_idx"), ({}, "_observed_at_source_source_id_idx")]
 
 
 def index_scans(stack):
