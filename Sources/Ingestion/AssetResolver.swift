@@ -7,19 +7,14 @@ import Support
 ///
 /// A batch's coins are looked up by their keys (one statement, its cost the batch's, not the
 /// number of assets); only a coin not mapped yet loads every asset and mapping, once per run,
-/// indexed by symbol, to match it. A batch's new assets and mappings are written with three
+/// indexed as `AssetCatalog` does, to match it. A batch's new assets and mappings are written with three
 /// statements, and become visible to later batches only after `commit()`, so a rolled-back batch
 /// leaves nothing behind in memory either.
 final class AssetResolver {
     private struct Key: Hashable { let source: Source; let sourceID: String }
 
     private var mapped: [Key: Int64] = [:]
-    private var candidates: [Int64: AssetCandidate] = [:]
-    private var bySymbol: [String: [Int64]] = [:]
-    /// Assets by their ticker without its first letter (`MIOTA` under `IOTA`): ticker variants.
-    private var longer: [String: [Int64]] = [:]
-    /// Assets by the name keys of their coins: a coin whose ticker changed finds its asset by its id.
-    private var byKey: [String: [Int64]] = [:]
+    private var catalog = AssetCatalog()
     private var pending: (mapped: [Key: Int64], candidates: [AssetCandidate]) = ([:], [])
     /// The sources' coin lists, read at the first coin to resolve (after this run's list refresh).
     private var directory: CoinDirectory?
@@ -33,7 +28,8 @@ final class AssetResolver {
     private func loadAll(connection: Connection) throws {
         let rows = try connection.query("""
             SELECT s.source, s.source_id, s.asset_id, a.symbol, s.name, s.max_supply, s.total_supply, s.circulating_supply,
-                   rfc3339(s.first_data_at) AS first_data_at, rfc3339(s.ath_at) AS ath_at, rfc3339(s.atl_at) AS atl_at
+                   (extract(epoch FROM s.first_data_at) * 1000000)::bigint AS first_data_at,
+                   (extract(epoch FROM s.ath_at) * 1000000)::bigint AS ath_at, (extract(epoch FROM s.atl_at) * 1000000)::bigint AS atl_at
             FROM asset_sources s JOIN assets a USING (asset_id)
             """).rows
         for row in rows {
@@ -44,11 +40,13 @@ final class AssetResolver {
             let supply = Supply(max: try row.optional("max_supply"), total: try row.optional("total_supply"),
                                 circulating: try row.optional("circulating_supply"))
             func time(_ column: String) throws -> Timestamp? {
-                try row.optional(column, as: String.self).flatMap { Timestamp.parseFilter($0) }
+                try row.optional(column, as: Int64.self).map { Timestamp(microseconds: $0) }
             }
-            add(to: id, symbol: try row.get("symbol"), source: source, sourceID: sourceID, name: try row.get("name"),
+            // Under the asset's ticker, as the catalog indexes it.
+            catalog.add(AssetCandidate(
+                assetID: id, source: source, sourceID: sourceID, symbol: try row.get("symbol"), name: try row.get("name"),
                 supply: supply.isEmpty ? nil : supply,
-                history: History(firstDataAt: try time("first_data_at"), athAt: try time("ath_at"), atlAt: try time("atl_at")))
+                history: History(firstDataAt: try time("first_data_at"), athAt: try time("ath_at"), atlAt: try time("atl_at"))))
         }
         loaded = true
     }
@@ -91,16 +89,9 @@ final class AssetResolver {
     private func resolve(_ coins: [MarketRecord], connection: Connection) throws {
         if directory == nil { directory = try CoinLists.directory(connection) }
         let matches = coins.map { coin in
-            let symbol = coin.symbol.uppercased()
-            // Candidates: the same ticker, tickers one leading letter longer or shorter, and assets
-            // that hold the coin's own id among their keys (a ticker changed at one source).
-            var ids = bySymbol[symbol] ?? []
-            if symbol.count >= 4 { ids += bySymbol[String(symbol.dropFirst())] ?? [] }
-            ids += longer[symbol] ?? []
-            ids += (byKey[Identity.compact(coin.sourceID)] ?? []).filter { !ids.contains($0) }
-            let pool = ids.compactMap { candidates[$0] }
-            return Identity.match(source: coin.source, sourceID: coin.sourceID, symbol: symbol, name: coin.name,
-                                  supply: coin.supply, history: coin.history, candidates: pool, directory: directory)
+            Identity.match(source: coin.source, sourceID: coin.sourceID, symbol: coin.symbol.uppercased(), name: coin.name,
+                           supply: coin.supply, history: coin.history,
+                           candidates: catalog.candidates(symbol: coin.symbol, sourceID: coin.sourceID), directory: directory)
         }
         var ids = matches.map(\.assetID)
         let needNew = ids.indices.filter { ids[$0] == nil }
@@ -138,53 +129,21 @@ final class AssetResolver {
                   sqlArrayLiteral(coins.map { $0.history?.atlAt?.description })])
         for (coin, id) in zip(coins, ids) {
             pending.mapped[Key(source: coin.source, sourceID: coin.sourceID)] = id!
-            pending.candidates.append(AssetCandidate(
-                assetID: id!, symbol: coin.symbol.uppercased(),
-                keys: Identity.keys(source: coin.source, sourceID: coin.sourceID, symbol: coin.symbol, name: coin.name),
-                names: [Identity.compact(coin.name)], sources: [coin.source], supplies: coin.supply.map { [$0] } ?? [],
-                essentials: [Identity.essentialName(coin.name)], histories: coin.history.map { [$0] } ?? []))
+            pending.candidates.append(AssetCandidate(assetID: id!, source: coin.source, sourceID: coin.sourceID, symbol: coin.symbol,
+                                                     name: coin.name, supply: coin.supply, history: coin.history))
         }
     }
 
     /// Makes this batch's new assets and mappings permanent in memory (call after COMMIT).
     func commit() {
         mapped.merge(pending.mapped) { _, new in new }
-        for candidate in pending.candidates {
-            for source in candidate.sources {
-                add(to: candidate.assetID, symbol: candidate.symbol, source: source, keys: candidate.keys, names: candidate.names,
-                    supplies: candidate.supplies, essentials: candidate.essentials, histories: candidate.histories)
-            }
-        }
+        for candidate in pending.candidates { catalog.add(candidate) }
         rollback()
     }
 
     /// Forgets this batch's changes (call after ROLLBACK).
     func rollback() {
         pending = ([:], [])
-    }
-
-    private func add(to id: Int64, symbol: String, source: Source, sourceID: String, name: String, supply: Supply?,
-                     history: History?) {
-        add(to: id, symbol: symbol, source: source,
-            keys: Identity.keys(source: source, sourceID: sourceID, symbol: symbol, name: name),
-            names: [Identity.compact(name)], supplies: supply.map { [$0] } ?? [], essentials: [Identity.essentialName(name)],
-            histories: history.map { [$0] } ?? [])
-    }
-
-    private func add(to id: Int64, symbol: String, source: Source, keys: Set<String>, names: Set<String>, supplies: [Supply],
-                     essentials: Set<String>, histories: [History]) {
-        if candidates[id] == nil {
-            candidates[id] = AssetCandidate(assetID: id, symbol: symbol, keys: [], names: [], sources: [])
-            bySymbol[symbol, default: []].append(id)
-            if symbol.count >= 4 { longer[String(symbol.dropFirst()), default: []].append(id) }
-        }
-        for key in keys.subtracting(candidates[id]!.keys) { byKey[key, default: []].append(id) }
-        candidates[id]!.keys.formUnion(keys)
-        candidates[id]!.names.formUnion(names)
-        candidates[id]!.sources.insert(source)
-        candidates[id]!.supplies += supplies
-        candidates[id]!.histories += histories
-        candidates[id]!.essentials.formUnion(essentials.subtracting([""]))
     }
 
     /// A mapping's evidence as stored in `asset_sources.evidence`.

@@ -79,6 +79,60 @@ public struct AssetCandidate: Sendable {
     }
 }
 
+extension AssetCandidate {
+    /// The candidate one source coin makes of its asset: its keys, name, supply and dates.
+    public init(assetID: Int64, source: Source, sourceID: String, symbol: String, name: String, supply: Supply?,
+                history: History?) {
+        self.init(assetID: assetID, symbol: symbol.uppercased(),
+                  keys: Identity.keys(source: source, sourceID: sourceID, symbol: symbol, name: name),
+                  names: [Identity.compact(name)], sources: [source], supplies: supply.map { [$0] } ?? [],
+                  essentials: Set([Identity.essentialName(name)].filter { !$0.isEmpty }), histories: history.map { [$0] } ?? [])
+    }
+}
+
+/// The known assets a new coin is compared with, indexed the ways `Identity.match` needs them: by
+/// ticker, by ticker without its first letter (`MIOTA` under `IOTA`: ticker variants), and by the
+/// name keys of their coins (a ticker changed at one source finds its asset by the coin's id).
+public struct AssetCatalog: Sendable {
+    /// Every asset, with the evidence of all its coins.
+    public private(set) var assets: [Int64: AssetCandidate] = [:]
+    private var bySymbol: [String: [Int64]] = [:]
+    private var longer: [String: [Int64]] = [:]
+    private var byKey: [String: [Int64]] = [:]
+
+    /// An empty catalog.
+    public init() {}
+
+    /// Adds a coin's evidence (a candidate of one or more coins) to its asset; the asset's ticker
+    /// is the first coin's.
+    public mutating func add(_ coins: AssetCandidate) {
+        let id = coins.assetID
+        if assets[id] == nil {
+            assets[id] = AssetCandidate(assetID: id, symbol: coins.symbol, keys: [], names: [])
+            bySymbol[coins.symbol, default: []].append(id)
+            if coins.symbol.count >= 4 { longer[String(coins.symbol.dropFirst()), default: []].append(id) }
+        }
+        for key in coins.keys.subtracting(assets[id]!.keys) { byKey[key, default: []].append(id) }
+        assets[id]!.keys.formUnion(coins.keys)
+        assets[id]!.names.formUnion(coins.names)
+        assets[id]!.sources.formUnion(coins.sources)
+        assets[id]!.supplies += coins.supplies
+        assets[id]!.histories += coins.histories
+        assets[id]!.essentials.formUnion(coins.essentials.subtracting([""]))
+    }
+
+    /// The assets a coin is compared with: its ticker's, those of its ticker with one leading
+    /// letter more or less, and those holding its own id among their keys.
+    public func candidates(symbol: String, sourceID: String) -> [AssetCandidate] {
+        let symbol = symbol.uppercased()
+        var ids = bySymbol[symbol] ?? []
+        if symbol.count >= 4 { ids += bySymbol[String(symbol.dropFirst())] ?? [] }
+        ids += longer[symbol] ?? []
+        ids += (byKey[Identity.compact(sourceID)] ?? []).filter { !ids.contains($0) }
+        return ids.compactMap { assets[$0] }
+    }
+}
+
 /// The rules that decide whether two source coins are the same asset.
 ///
 /// A symbol alone never merges two coins (247 CoinPaprika symbols belong to several coins).

@@ -31,8 +31,8 @@ final class IdentityLabelledSetTests: XCTestCase {
 
     /// Every CoinPaprika ticker becomes an asset of its own, as a run into an empty database makes
     /// them (two ids of one source never share one); each CoinGecko coin is then matched against
-    /// them as the resolver does (candidates: its ticker, tickers a leading letter longer or
-    /// shorter, and assets holding its own id among their keys), from its 2022 record when it has
+    /// them through the resolver's `AssetCatalog` (its ticker, tickers a leading letter longer
+    /// or shorter, and assets holding its own id among their keys), from its 2022 record when it has
     /// one (closest to the 2021 CoinPaprika recording), else its 2025 one — its 2025 one for a
     /// ticker changed since — with both APIs' recorded coin lists as the directory.
     func testPrecisionAndRecallOnTheLabelledSet() throws {
@@ -64,26 +64,15 @@ final class IdentityLabelledSetTests: XCTestCase {
         var earlier: [String: MarketRecord] = [:], later: [String: MarketRecord] = [:]
         for record in try records("coingecko/markets_page1_per250_2022-02-23.json", CoinGecko.record) { earlier[record.sourceID] = record }
         for record in try records("coingecko/markets_page1_per250_2025-02-09.json", CoinGecko.record) { later[record.sourceID] = record }
-        var candidates: [AssetCandidate] = []
-        var bySymbol: [String: [Int]] = [:], byKey: [String: [Int]] = [:]
+        var catalog = AssetCatalog()
         for (index, coin) in paprika.enumerated() {
-            let keys = Identity.keys(source: .coinpaprika, sourceID: coin.sourceID, symbol: coin.symbol, name: coin.name)
-            candidates.append(AssetCandidate(
-                assetID: Int64(index), symbol: coin.symbol.uppercased(), keys: keys,
-                names: [Identity.compact(coin.name)], sources: [.coinpaprika], supplies: coin.supply.map { [$0] } ?? [],
-                essentials: Set([Identity.essentialName(coin.name)].filter { !$0.isEmpty }),
-                histories: coin.history.map { [$0] } ?? []))
-            bySymbol[coin.symbol.uppercased(), default: []].append(index)
-            for key in keys { byKey[key, default: []].append(index) }
+            catalog.add(AssetCandidate(assetID: Int64(index), source: .coinpaprika, sourceID: coin.sourceID, symbol: coin.symbol,
+                                       name: coin.name, supply: coin.supply, history: coin.history))
         }
         func matched(_ coin: MarketRecord) -> String? {
-            let symbol = coin.symbol.uppercased()
-            var pool = bySymbol[symbol] ?? []
-            if symbol.count >= 4 { pool += bySymbol[String(symbol.dropFirst())] ?? [] }
-            pool += bySymbol.filter { $0.key.count >= 4 && String($0.key.dropFirst()) == symbol }.flatMap(\.value)
-            pool += (byKey[Identity.compact(coin.sourceID)] ?? []).filter { !pool.contains($0) }
             let match = Identity.match(source: .coingecko, sourceID: coin.sourceID, symbol: coin.symbol, name: coin.name,
-                                       supply: coin.supply, history: coin.history, candidates: pool.map { candidates[$0] },
+                                       supply: coin.supply, history: coin.history,
+                                       candidates: catalog.candidates(symbol: coin.symbol, sourceID: coin.sourceID),
                                        directory: directory)
             return match.assetID.map { paprika[Int($0)].sourceID }
         }
